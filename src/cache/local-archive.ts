@@ -1,0 +1,46 @@
+// The local fast-recovery archive: plain uncompressed WAL files, written atomically, read first on restore.
+import { copyFile, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { syncDirectory } from "../storage/fs.js";
+
+export class LocalArchive {
+  constructor(readonly dir: string) {}
+
+  pathOf(name: string): string {
+    return join(this.dir, name);
+  }
+
+  /** Copies the file in under a temporary name, fsyncs it and renames it into place. */
+  async store(sourcePath: string, name: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const final = this.pathOf(name);
+    const temp = `${final}.${process.pid}.tmp`;
+    try {
+      await copyFile(sourcePath, temp);
+      await fsyncFile(temp);
+      await rename(temp, final);
+      await syncDirectory(this.dir);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async has(name: string): Promise<number | undefined> {
+    try {
+      const info = await stat(this.pathOf(name));
+      return info.isFile() ? info.size : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+export async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, "r+");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,83 @@
+// Shared entry-point plumbing: load config, build the logger, run, map errors to exit codes.
+// This is the only place that exits the process.
+import { ExitCode, NotFoundError, WalNativeError, printable } from "../errors.js";
+import { type Logger, createLogger, registerSecrets } from "../log.js";
+import type { Config } from "../config.js";
+
+declare const __WAL_NATIVE_VERSION__: string | undefined;
+export const VERSION = typeof __WAL_NATIVE_VERSION__ === "string" ? __WAL_NATIVE_VERSION__ : "dev";
+
+export type Role = "archive" | "restore" | "tool";
+
+export interface Invocation {
+  readonly program: string;
+  readonly role: Role;
+  readonly usage: string;
+  readonly argv: readonly string[];
+}
+
+/** Prints help or version and exits; returns false when the arguments ask for neither. */
+export function handleInfoFlags(invocation: Invocation): boolean {
+  const first = invocation.argv[0];
+  if (first === "--help" || first === "-h" || first === "help") {
+    process.stdout.write(invocation.usage);
+    return true;
+  }
+  if (first === "--version" || first === "-V") {
+    process.stdout.write(`${invocation.program} ${VERSION}\n`);
+    return true;
+  }
+  return false;
+}
+
+export async function runCommand(
+  invocation: Invocation,
+  body: (config: Config, log: Logger) => Promise<number | void>,
+): Promise<never> {
+  const env = process.env;
+  registerSecrets([env.AWS_SECRET_ACCESS_KEY, env.AWS_SECRET_KEY, env.AWS_SESSION_TOKEN, env.WALG_S3_SSE_C]);
+  let log = createLogger({ prefix: invocation.program, level: "info" });
+  let code: number;
+  try {
+    const { loadConfig } = await import("../config.js");
+    const config = loadConfig(env);
+    const logFile = invocation.role === "archive" ? config.archiveLogFile : invocation.role === "restore" ? config.restoreLogFile : undefined;
+    log = createLogger({ prefix: invocation.program, level: config.logLevel, file: logFile });
+    code = (await body(config, log)) ?? ExitCode.ok;
+  } catch (error) {
+    code = reportFailure(error, invocation, log);
+  }
+  await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
+  process.exit(code);
+}
+
+function reportFailure(error: unknown, invocation: Invocation, log: Logger): number {
+  if (error instanceof NotFoundError && invocation.role === "restore") {
+    // PostgreSQL asks for files that do not exist all the time (history probes, end of archive).
+    log.info(`${error.message}`);
+    return ExitCode.notFound;
+  }
+  if (error instanceof WalNativeError) {
+    log.error(printable(error.message));
+    if (error.hint) log.error(`hint: ${error.hint}`);
+    if (error.cause instanceof Error) log.debug(`cause: ${error.cause.stack ?? error.cause.message}`);
+  } else {
+    log.error(`unexpected failure: ${(error as Error)?.message ?? String(error)}`);
+    log.debug((error as Error)?.stack ?? "");
+  }
+  if (invocation.role !== "restore") return error instanceof WalNativeError ? error.exitCode : ExitCode.internal;
+  return restoreExitCode();
+}
+
+/**
+ * PostgreSQL reads 1-125 from restore_command as "not in the archive" and may promote early; above
+ * 125 it aborts recovery. Only WALNATIVE_RESTORE_ON_ERROR=not-found (standbys) asks for wal-g's 1.
+ */
+function restoreExitCode(): number {
+  return process.env.WALNATIVE_RESTORE_ON_ERROR === "not-found" ? ExitCode.internal : ExitCode.abortRecovery;
+}
+
+export function usageFailure(invocation: Invocation, message: string): never {
+  process.stderr.write(`${invocation.program}: error: ${printable(message)}\n${invocation.usage}`);
+  process.exit(invocation.role === "restore" ? ExitCode.abortRecovery : ExitCode.usage);
+}

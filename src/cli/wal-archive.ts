@@ -1,0 +1,24 @@
+// Entry point of wal-archive, PostgreSQL's archive_command: wal-archive %p %f
+import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
+
+const invocation: Invocation = {
+  program: "wal-archive",
+  role: "archive",
+  argv: process.argv.slice(2),
+  usage: `usage: wal-archive <path> <file name>
+  PostgreSQL archive_command: archive_command = 'wal-archive %p %f'
+  Compresses the WAL file at <path> and uploads it to wal_005/<file name>.<ext> in the
+  configured storage (WALG_S3_PREFIX or WALG_FILE_PREFIX), keeping a local copy.
+exit codes: 0 archived; 64 bad arguments; 65 conflicting content or corrupt file; 66 file missing;
+  75 storage unavailable; 78 configuration error. PostgreSQL retries any non-zero exit.
+`,
+};
+
+if (!handleInfoFlags(invocation)) {
+  if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
+  const [path, name] = invocation.argv as [string, string];
+  void runCommand(invocation, async (config, log) => {
+    const [{ pushWalFile }, { openStorage }] = await Promise.all([import("../command/push.js"), import("../storage/open.js")]);
+    await pushWalFile(path, name, { config, log, storage: () => openStorage(config) });
+  });
+}

@@ -1,0 +1,24 @@
+// Entry point of wal-restore, PostgreSQL's restore_command: wal-restore %f %p
+import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
+
+const invocation: Invocation = {
+  program: "wal-restore",
+  role: "restore",
+  argv: process.argv.slice(2),
+  usage: `usage: wal-restore <file name> <destination path>
+  PostgreSQL restore_command: restore_command = 'wal-restore %f %p'
+  Looks in the local archive, then in storage (wal_005/<file name>.<ext>), verifies the file and
+  writes it to <destination path> atomically.
+exit codes: 0 restored; 74 not in the archive (confirmed by storage); 200 anything else
+  (PostgreSQL aborts recovery rather than promoting early; WALNATIVE_RESTORE_ON_ERROR=not-found gives 1).
+`,
+};
+
+if (!handleInfoFlags(invocation)) {
+  if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
+  const [name, destination] = invocation.argv as [string, string];
+  void runCommand(invocation, async (config, log) => {
+    const [{ fetchWalFile }, { openStorage }] = await Promise.all([import("../command/fetch.js"), import("../storage/open.js")]);
+    await fetchWalFile(name, destination, { config, log, storage: () => openStorage(config) });
+  });
+}

@@ -1,0 +1,133 @@
+// archive_command: push one WAL file (checks, local copy, compress, upload, confirm).
+import { open } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { pipeline } from "node:stream/promises";
+import { PassThrough } from "node:stream";
+import type { Config } from "../config.js";
+import { ConflictError, CorruptDataError, LocalFileError, ExitCode } from "../errors.js";
+import { type Logger, formatBytes } from "../log.js";
+import { loadCodec } from "../compress/codec.js";
+import { type WalFileName, parseWalFileName } from "../wal/file-name.js";
+import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
+import { checkArchiveIdentity } from "../wal/identity.js";
+import { candidateKeys, codecOfKey, walKey } from "../wal/archive-keys.js";
+import { ObjectExistsError, type ObjectInfo, type Storage } from "../storage/storage.js";
+import { LocalArchive } from "../cache/local-archive.js";
+import { Inspector, sha256Of } from "../io/streams.js";
+
+/** Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g". */
+export const META_SHA256 = "walnative-sha256";
+export const META_SYSTEM_ID = "walnative-system-id";
+
+/** The smallest segment size PostgreSQL allows; the header gives the real one. */
+const MIN_SEGMENT_SIZE = 1024 * 1024;
+
+export interface PushContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly storage: () => Promise<Storage>;
+}
+
+export type PushOutcome = "pushed" | "already-archived";
+
+interface SourceFacts {
+  readonly size: number;
+  readonly sha256: string;
+  readonly systemId?: bigint;
+}
+
+export async function pushWalFile(sourcePath: string, name: string, context: PushContext): Promise<PushOutcome> {
+  const started = performance.now();
+  const { config, log } = context;
+  const file = parseWalFileName(name, MIN_SEGMENT_SIZE);
+  const source = await inspectSource(sourcePath, file);
+  const storage = await context.storage();
+  if (source.systemId !== undefined) await checkArchiveIdentity(storage, source.systemId, config.localArchiveDir);
+  await keepLocalCopy(sourcePath, name, config, log);
+
+  const protect = config.preventWalOverwrite || file.kind === "history";
+  if (protect) {
+    const existing = await storage.statAll(candidateKeys(name).map((candidate) => candidate.key));
+    if (existing[0]) return reportDuplicate(await sameContent(storage, name, existing[0], source), name, storage, log);
+  }
+  const codec = await loadCodec(config.compression);
+  const key = walKey(name, codec.name);
+  const metadata: Record<string, string> = { [META_SHA256]: source.sha256 };
+  if (source.systemId !== undefined) metadata[META_SYSTEM_ID] = source.systemId.toString();
+  const compressed = new PassThrough();
+  let stored: ObjectInfo;
+  try {
+    [stored] = await Promise.all([
+      storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size }),
+      pipeline(createReadStream(sourcePath, { highWaterMark: 1024 * 1024 }), codec.compress(), compressed),
+    ]);
+  } catch (error) {
+    compressed.destroy();
+    if (!(error instanceof ObjectExistsError)) throw error;
+    // Another push won the conditional write between our check and our upload.
+    const info = await storage.stat(error.key);
+    if (!info) throw error;
+    return reportDuplicate(await sameContent(storage, name, info, source), name, storage, log);
+  }
+  const ms = Math.round(performance.now() - started);
+  log.info(`pushed ${name} (${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}, ${ms} ms)`);
+  return "pushed";
+}
+
+/** Refuses what PostgreSQL would never archive: empty files, segments whose header disagrees with the name. */
+async function inspectSource(sourcePath: string, file: WalFileName): Promise<SourceFacts> {
+  const handle = await open(sourcePath, "r").catch((error: unknown) => {
+    throw new LocalFileError(`cannot open '${sourcePath}' for ${file.name}: ${(error as Error).message}`, error, ExitCode.noInput);
+  });
+  let size: number;
+  let systemId: bigint | undefined;
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new LocalFileError(`'${sourcePath}' is not a regular file`, undefined, ExitCode.noInput);
+    size = info.size;
+    if (size === 0) throw new CorruptDataError(`'${sourcePath}' is empty; refusing to archive ${file.name}`);
+    if (file.segment && (file.kind === "segment" || file.kind === "partial")) {
+      const page = Buffer.alloc(LONG_HEADER_SIZE);
+      const { bytesRead } = await handle.read(page, 0, LONG_HEADER_SIZE, 0);
+      const header = readSegmentHeader(page.subarray(0, bytesRead), file.name);
+      checkSegmentHeader(header, file.segment, size, file.name);
+      systemId = header.systemIdentifier;
+    }
+  } finally {
+    await handle.close();
+  }
+  const { sha256 } = await sha256Of(createReadStream(sourcePath, { highWaterMark: 1024 * 1024 }));
+  return { size, sha256, systemId };
+}
+
+async function keepLocalCopy(sourcePath: string, name: string, config: Config, log: Logger): Promise<void> {
+  if (!config.localArchiveDir) return;
+  try {
+    await new LocalArchive(config.localArchiveDir).store(sourcePath, name);
+  } catch (error) {
+    // The archive in storage is what counts; a full local disk must not stop archiving.
+    log.warn(`could not keep a local copy of ${name} in ${config.localArchiveDir}: ${(error as Error).message}`);
+  }
+}
+
+/** Equal content: our checksum metadata when present, else a byte comparison (wal-g sets no metadata). */
+async function sameContent(storage: Storage, name: string, found: ObjectInfo, source: SourceFacts): Promise<boolean> {
+  const info = found.metadata ? found : ((await storage.stat(found.key)) ?? found);
+  const recorded = info.metadata?.[META_SHA256];
+  if (recorded) return recorded === source.sha256;
+  const codec = await loadCodec(codecOfKey(name, found.key));
+  const archived = new Inspector();
+  await pipeline(await storage.read(found.key), codec.decompress(), archived, new PassThrough().resume());
+  return archived.bytes === source.size && archived.digest() === source.sha256;
+}
+
+function reportDuplicate(equal: boolean, name: string, storage: Storage, log: Logger): PushOutcome {
+  if (!equal) {
+    throw new ConflictError(
+      `${name} is already archived in ${storage.label} with different content; not overwriting`,
+      "PostgreSQL keeps the file and retries; check whether another cluster archives to this prefix",
+    );
+  }
+  log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
+  return "already-archived";
+}

@@ -1,0 +1,67 @@
+// Small stderr logger: levels, one line per event, optional copy to a log file. Stdout stays empty.
+import { appendFileSync } from "node:fs";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface LoggerOptions {
+  readonly prefix: string;
+  readonly level?: LogLevel;
+  /** Also append every line here (the runbook's /var/log/postgresql/wal-*.log); failures are ignored. */
+  readonly file?: string;
+  readonly stderr?: boolean;
+}
+
+const secrets: string[] = [];
+
+/** Values that must never reach a log line or an error message (secret keys, session tokens). */
+export function registerSecrets(values: readonly (string | undefined)[]): void {
+  for (const value of values) if (value && value.length >= 4 && !secrets.includes(value)) secrets.push(value);
+}
+
+/** Removes registered secrets and the signing parts of presigned URLs. */
+export function redact(text: string): string {
+  let clean = text.replace(/(X-Amz-(?:Signature|Credential|Security-Token)=)[^&\s"']+/gi, "$1[redacted]");
+  for (const secret of secrets) clean = clean.split(secret).join("[redacted]");
+  return clean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const threshold = RANK[options.level ?? "info"];
+  let fileBroken = false;
+  const emit = (level: LogLevel, message: string): void => {
+    if (RANK[level] < threshold) return;
+    const line = redact(`${options.prefix}: ${level === "info" ? "" : `${level}: `}${message}`) + "\n";
+    if (options.stderr !== false) process.stderr.write(line);
+    if (options.file && !fileBroken) {
+      try {
+        appendFileSync(options.file, `${new Date().toISOString()} [${process.pid}] ${line}`, { mode: 0o600 });
+      } catch {
+        // A missing log directory must never fail archiving; stderr still reaches PostgreSQL's log.
+        fileBroken = true;
+      }
+    }
+  };
+  return {
+    debug: (m) => emit("debug", m),
+    info: (m) => emit("info", m),
+    warn: (m) => emit("warn", m),
+    error: (m) => emit("error", m),
+  };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 * 1024 * 1024) return `${(bytes / 1048576).toFixed(1)} MiB`;
+  return `${(bytes / 1073741824).toFixed(2)} GiB`;
+}

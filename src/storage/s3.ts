@@ -1,0 +1,169 @@
+// S3 storage: stat, read, list, remove; writes go through s3-multipart. Errors become typed errors.
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { NotFoundError, StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
+import type { S3Location } from "../config.js";
+import { type ObjectInfo, type Storage, type WriteOptions } from "./storage.js";
+import { writeObject } from "./s3-multipart.js";
+
+export class S3Storage implements Storage {
+  readonly label: string;
+
+  constructor(
+    private readonly client: S3Client,
+    private readonly location: S3Location,
+  ) {
+    this.label = `s3://${location.bucket}/${location.root}`;
+  }
+
+  async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }), {
+        abortSignal: signal,
+      });
+      return { key, size: head.ContentLength ?? 0, lastModified: head.LastModified, metadata: head.Metadata ?? {} };
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw storageError(error, `cannot check '${key}' in ${this.label}`);
+    }
+  }
+
+  async read(key: string, signal?: AbortSignal): Promise<Readable> {
+    try {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }), {
+        abortSignal: signal,
+      });
+      if (!(object.Body instanceof Readable)) throw new TransientStorageError(`no body for '${key}' from ${this.label}`);
+      // The SDK does not check that the body was complete; a cut connection must never look like EOF.
+      return object.Body.pipe(lengthGuard(object.ContentLength, key, this.label));
+    } catch (error) {
+      if (isNotFound(error)) throw new NotFoundError(key, this.label);
+      throw storageError(error, `cannot read '${key}' from ${this.label}`);
+    }
+  }
+
+  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {
+    try {
+      return await writeObject(this.client, this.location, this.keyOf(key), key, body, options);
+    } catch (error) {
+      throw storageError(error, `cannot upload '${key}' to ${this.label}`);
+    }
+  }
+
+  async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: this.keyOf(prefix), ContinuationToken: token }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        throw storageError(error, `cannot list '${prefix}' in ${this.label}`);
+      }
+      for (const item of page.Contents ?? []) {
+        if (item.Key === undefined) continue;
+        yield { key: item.Key.slice(this.location.root.length), size: item.Size ?? 0, lastModified: item.LastModified };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async statAll(keys: readonly string[], signal?: AbortSignal): Promise<ObjectInfo[]> {
+    const prefix = commonPrefix(keys);
+    const found = new Map<string, ObjectInfo>();
+    for await (const info of this.list(prefix, signal)) if (keys.includes(info.key)) found.set(info.key, info);
+    return keys.flatMap((key) => found.get(key) ?? []);
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }));
+    } catch (error) {
+      if (!isNotFound(error)) throw storageError(error, `cannot delete '${key}' from ${this.label}`);
+    }
+  }
+
+  private keyOf(key: string): string {
+    return this.location.root + key;
+  }
+}
+
+function commonPrefix(keys: readonly string[]): string {
+  let prefix = keys[0] ?? "";
+  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
+}
+
+/** Errors out when the body ends before Content-Length bytes (or runs past it). */
+function lengthGuard(expected: number | undefined, key: string, label: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      seen += chunk.length;
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      if (expected !== undefined && seen !== expected) {
+        done(new TransientStorageError(`'${key}' from ${label} ended after ${seen} of ${expected} bytes`));
+      } else done();
+    },
+  });
+}
+
+interface AwsErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as AwsErrorShape;
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || (e?.$metadata?.httpStatusCode === 404 && e?.name !== "NoSuchBucket");
+}
+
+const ACCESS_ERRORS = new Set([
+  "AccessDenied",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "InvalidToken",
+  "ExpiredToken",
+  "AllAccessDisabled",
+  "NoSuchBucket",
+  "InvalidBucketName",
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+]);
+
+/** Sorts S3 and network failures into "retrying may help" and "a person must fix something". */
+export function storageError(error: unknown, context: string): WalNativeError {
+  if (error instanceof WalNativeError) return error;
+  const e = error as AwsErrorShape;
+  const name = e?.name ?? e?.Code ?? "Error";
+  const status = e?.$metadata?.httpStatusCode;
+  const detail = `${name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(e?.message ?? String(error))}`;
+  if (ACCESS_ERRORS.has(name) || status === 403 || status === 401 || status === 400 || status === 301) {
+    return new StorageAccessError(`${context}: ${detail}`, { hint: accessHint(name), cause: error });
+  }
+  return new TransientStorageError(`${context}: ${detail}`, error);
+}
+
+function accessHint(name: string): string {
+  if (name === "NoSuchBucket") return "create the bucket (wal-native init) or fix WALG_S3_PREFIX";
+  if (name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") return "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+  if (name === "ExpiredToken" || name === "InvalidToken") return "refresh AWS_SESSION_TOKEN";
+  return "check the credentials' permissions, AWS_REGION and AWS_ENDPOINT";
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim().slice(0, 300);
+}

@@ -1,0 +1,48 @@
+// Storage interface shared by the filesystem and S3 stores; keys are relative to the store's root.
+import type { Readable } from "node:stream";
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified?: Date;
+  /** User metadata, lowercase names without the x-amz-meta- prefix. The filesystem store has none. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface WriteOptions {
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Fail with ObjectExistsError instead of replacing an existing object (S3 If-None-Match: *). */
+  readonly ifAbsent?: boolean;
+  /** Known length of the body, when the caller has it; lets small objects go in one PUT. */
+  readonly sizeHint?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface Storage {
+  /** "s3://bucket/prefix" or "file:///path", used in messages; never contains credentials. */
+  readonly label: string;
+  /** undefined means the store confirmed the object is absent; any other failure throws. */
+  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
+  /** Absent: throws NotFoundError. The stream errors if the body is cut short. */
+  read(key: string, signal?: AbortSignal): Promise<Readable>;
+  /** Resolves once the complete object is durable; a failure leaves no visible partial object. */
+  write(key: string, body: Readable, options?: WriteOptions): Promise<ObjectInfo>;
+  list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo>;
+  /** Absent is not an error. */
+  remove(key: string): Promise<void>;
+  /**
+   * Which of these keys exist, in the order given; one LIST on S3 when they share a prefix, so a
+   * search across every compression extension costs one round trip. Metadata is not filled in.
+   */
+  statAll(keys: readonly string[], signal?: AbortSignal): Promise<ObjectInfo[]>;
+}
+
+export class ObjectExistsError extends Error {
+  constructor(readonly key: string) {
+    super(`object '${key}' already exists`);
+    this.name = "ObjectExistsError";
+  }
+}
+
+export const WAL_FOLDER = "wal_005/";
+export const BACKUP_FOLDER = "basebackups_005/";
