@@ -35,6 +35,8 @@ export async function runCommand(
   body: (config: Config, log: Logger) => Promise<number | void>,
 ): Promise<never> {
   const env = process.env;
+  // The SDK warns about Node 20 on every start; PostgreSQL's log would get one line per WAL file.
+  env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   registerSecrets([env.AWS_SECRET_ACCESS_KEY, env.AWS_SECRET_KEY, env.AWS_SESSION_TOKEN, env.WALG_S3_SSE_C]);
   let log = createLogger({ prefix: invocation.program, level: "info" });
   let code: number;

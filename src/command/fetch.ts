@@ -63,7 +63,7 @@ async function fromLocalArchive(dir: string, destination: string, expect: Expect
   let input: Readable;
   try {
     const handle = await open(path, "r");
-    input = createReadStream("", { fd: handle.fd, highWaterMark: 1024 * 1024 });
+    input = createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 });
   } catch {
     return false;
   }

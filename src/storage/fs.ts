@@ -34,7 +34,7 @@ export class FsStorage implements Storage {
       if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) throw new NotFoundError(key, this.label);
       throw new LocalFileError(`cannot open '${key}' in ${this.label}`, error);
     });
-    return createReadStream("", { fd: handle.fd, highWaterMark: 1024 * 1024 });
+    return createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 });
   }
 
   async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {

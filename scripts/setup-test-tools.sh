@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Makes sure the tools the test suites need exist, installing or building what is missing.
+# Idempotent; Go builds are cached under $HOME (GOPATH, GOCACHE). Exits non-zero only when a tool
+# needed by the core suites (minio, PostgreSQL 15, lz4/zstd/xz) is missing and cannot be installed.
+set -uo pipefail
+
+MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+WALG_MODULE="github.com/wal-g/wal-g/main/pg@v3.0.9"
+PG_BIN=/usr/lib/postgresql/15/bin
+export GOBIN="$HOME/go/bin" GOFLAGS=-buildvcs=false
+export PATH="$PATH:/usr/local/go/bin:$GOBIN"
+
+say() { printf 'setup-test-tools: %s\n' "$*"; }
+failed=0
+
+# --- apt packages: "package:probe" (probe is a command on PATH, a file, or dpkg:<name>) ---
+apt_missing=()
+for spec in postgresql-15:$PG_BIN/initdb lz4:lz4 zstd:zstd xz-utils:xz libbrotli-dev:dpkg:libbrotli-dev iproute2:ss; do
+  pkg=${spec%%:*} probe=${spec#*:}
+  case $probe in
+    dpkg:*) dpkg-query -W -f='${Status}' "${probe#dpkg:}" 2>/dev/null | grep -q "ok installed" ;;
+    /*) [ -x "$probe" ] ;;
+    *) command -v "$probe" >/dev/null ;;
+  esac || apt_missing+=("$pkg")
+done
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  say "installing apt packages: ${apt_missing[*]}"
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" \
+      || say "WARNING: apt-get install failed"
+  else
+    say "WARNING: cannot install (need root and apt-get): ${apt_missing[*]}"
+  fi
+fi
+
+# --- MinIO (core suites) ---
+if ! { [ -x "$GOBIN/minio" ] && timeout 30 "$GOBIN/minio" --version >/dev/null 2>&1; }; then
+  if command -v go >/dev/null; then
+    say "building minio: go install $MINIO_MODULE (several minutes the first time)"
+    go install "$MINIO_MODULE" || say "ERROR: go install $MINIO_MODULE failed"
+  else
+    say "ERROR: go not found; cannot build minio (install Go, then rerun)"
+  fi
+fi
+
+# --- wal-g (compatibility suites only) ---
+walg_version() { timeout 30 "$1" --version 2>/dev/null | head -1; }
+existing_walg=$(command -v wal-g || true)
+[ -z "$existing_walg" ] && [ -x "$GOBIN/wal-g" ] && existing_walg="$GOBIN/wal-g"
+if [ -n "$existing_walg" ] && walg_version "$existing_walg" | grep -q 'v3\.0\.9'; then
+  : # already the pinned release
+elif command -v go >/dev/null && go install -tags brotli "$WALG_MODULE" 2>/tmp/wal-g-install.$$.log; then
+  say "installed wal-g from $WALG_MODULE"
+elif [ -n "$existing_walg" ]; then
+  say "go install $WALG_MODULE failed ($(tail -1 /tmp/wal-g-install.$$.log 2>/dev/null)); using existing $existing_walg"
+else
+  say "!!!!!!!! WARNING: wal-g not found and go install $WALG_MODULE failed:"
+  sed 's/^/    /' /tmp/wal-g-install.$$.log 2>/dev/null
+  say "!!!!!!!! the wal-g compatibility suites will FAIL. Build wal-g v3.0.9 from source"
+  say "         (git clone -b v3.0.9 https://github.com/wal-g/wal-g && cd wal-g && go build -tags brotli -o \$HOME/go/bin/wal-g ./main/pg)"
+fi
+rm -f /tmp/wal-g-install.$$.log
+
+# --- report; decide the exit code from the core tools ---
+report() { # name path version-command...
+  local name=$1 path=$2; shift 2
+  if [ -n "$path" ] && [ -x "$path" ]; then
+    say "$(printf '%-8s %-40s %s' "$name" "$path" "$("$@" 2>&1 | head -1)")"
+  else
+    say "$(printf '%-8s MISSING' "$name")"; return 1
+  fi
+}
+report minio "$GOBIN/minio" timeout 30 "$GOBIN/minio" --version || failed=1
+report postgres "$PG_BIN/postgres" "$PG_BIN/postgres" --version || failed=1
+for bin in initdb pg_ctl pg_basebackup pgbench psql; do [ -x "$PG_BIN/$bin" ] || { say "missing $PG_BIN/$bin"; failed=1; }; done
+report lz4 "$(command -v lz4)" lz4 --version || failed=1
+report zstd "$(command -v zstd)" zstd --version || failed=1
+report xz "$(command -v xz)" xz --version || failed=1
+report wal-g "$(command -v wal-g || echo "$GOBIN/wal-g")" wal-g --version || say "(wal-g is needed only by the compatibility suites)"
+report go "$(command -v go)" go version || true
+report node "$(command -v node)" node --version || failed=1
+
+if [ $failed -ne 0 ]; then
+  say "ERROR: a tool needed by the core test suites is missing (see above)"
+  exit 1
+fi

@@ -1,0 +1,46 @@
+// In-memory Storage for in-process command tests; honours ifAbsent like S3's If-None-Match.
+import { Readable } from "node:stream";
+import { NotFoundError } from "../../src/errors.js";
+import { type ObjectInfo, ObjectExistsError, type Storage, type WriteOptions } from "../../src/storage/storage.js";
+
+export class MemoryStorage implements Storage {
+  readonly label = "memory://test/";
+  readonly objects = new Map<string, { body: Buffer; metadata: Record<string, string> }>();
+  writes = 0;
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const object = this.objects.get(key);
+    return object ? { key, size: object.body.length, metadata: object.metadata } : undefined;
+  }
+
+  async read(key: string): Promise<Readable> {
+    const object = this.objects.get(key);
+    if (!object) throw new NotFoundError(key, this.label);
+    return Readable.from([object.body]);
+  }
+
+  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    if (options.ifAbsent && this.objects.has(key)) throw new ObjectExistsError(key);
+    this.writes += 1;
+    const stored = Buffer.concat(chunks);
+    this.objects.set(key, { body: stored, metadata: { ...(options.metadata ?? {}) } });
+    return { key, size: stored.length };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    for (const key of [...this.objects.keys()].sort()) {
+      if (key.startsWith(prefix)) yield { key, size: this.objects.get(key)?.body.length ?? 0 };
+    }
+  }
+
+  async statAll(keys: readonly string[]): Promise<ObjectInfo[]> {
+    const found = await Promise.all(keys.map((key) => this.stat(key)));
+    return found.filter((info): info is ObjectInfo => info !== undefined).map(({ key, size }) => ({ key, size }));
+  }
+
+  async remove(key: string): Promise<void> {
+    this.objects.delete(key);
+  }
+}

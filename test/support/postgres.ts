@@ -1,0 +1,186 @@
+// Real PostgreSQL 15 clusters for e2e tests, run as the postgres OS user from a root test process.
+// Every cluster and work dir made here is stopped/removed in afterAll (registered on import).
+import { spawn } from "node:child_process";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, inject } from "vitest";
+import { freePort } from "./minio-server.js";
+import { ensureTraversable, REPO_BIN, WORK_DIR_PREFIX } from "./paths.js";
+import { PG_BIN, requireTool } from "./tools.js";
+
+export interface Cluster {
+  root: string;    // postgres-owned dir holding data/, the log and the unix socket
+  data: string;    // PGDATA
+  port: number;
+  logFile: string;
+}
+
+export interface RunResult { stdout: string; stderr: string; code: number }
+
+const workDirs: string[] = [];
+const clusters: Cluster[] = [];
+const PG_UID_GID = { uid: -1, gid: -1 };
+
+afterAll(cleanup);
+
+/** PATH given to every postgres-user process: our commands first, then node, then PostgreSQL. */
+export const PG_PATH = [REPO_BIN, dirname(process.execPath), PG_BIN, "/usr/local/bin", "/usr/bin", "/bin"].join(":");
+
+/** Runs a command as postgres with exactly the base env plus `env` (nothing else leaks in). */
+export async function runAsPostgres(
+  cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; check?: boolean } = {},
+): Promise<RunResult> {
+  const env = { PATH: PG_PATH, HOME: "/var/lib/postgresql", LANG: "C.UTF-8", ...opts.env };
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  const child = spawn("runuser", ["-u", "postgres", "--", "env", "-i", ...envArgs, cmd, ...args], {
+    stdio: ["pipe", "pipe", "pipe"], env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+  child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+  child.stdin.end(opts.input ?? "");
+  const code = await new Promise<number>((res, rej) => {
+    child.once("error", rej);
+    child.once("close", (c) => res(c ?? 128));
+  });
+  if (code !== 0 && opts.check !== false) {
+    throw new Error(`${cmd} ${args.join(" ")} exited ${code} (as postgres)\n${stderr}${stdout}`);
+  }
+  return { stdout, stderr, code };
+}
+
+async function postgresIds(): Promise<{ uid: number; gid: number }> {
+  if (PG_UID_GID.uid < 0) {
+    const { stdout } = await runAsPostgres("id", []);
+    PG_UID_GID.uid = Number(/uid=(\d+)/.exec(stdout)?.[1]);
+    PG_UID_GID.gid = Number(/gid=(\d+)/.exec(stdout)?.[1]);
+  }
+  return PG_UID_GID;
+}
+
+/** Creates a dir owned by postgres (mode 0755), with traversable parents. */
+export async function mkdirAsPostgres(path: string): Promise<string> {
+  await mkdir(path, { recursive: true });
+  const { uid, gid } = await postgresIds();
+  await chown(path, uid, gid);
+  await chmod(path, 0o755);
+  await ensureTraversable(path);
+  return path;
+}
+
+/** A fresh /tmp/wal-native-test-<run>-<label>-XXXXXX dir owned by postgres; removed in afterAll. */
+export async function makeWorkDir(label = "pg"): Promise<string> {
+  const runId = inject("runId") ?? "norun";
+  const dir = await mkdtemp(`${WORK_DIR_PREFIX}${runId}-${label}-`);
+  workDirs.push(dir);
+  return mkdirAsPostgres(dir);
+}
+
+/** initdb a new cluster (trust auth, C locale, fsync off) listening on a free 127.0.0.1 port. */
+export async function initCluster(opts: { workDir?: string; name?: string; walSegSizeMb?: number } = {}): Promise<Cluster> {
+  requireTool("initdb", "apt-get install postgresql-15 (or run bash scripts/setup-test-tools.sh)");
+  const root = await mkdirAsPostgres(join(opts.workDir ?? (await makeWorkDir()), opts.name ?? "primary"));
+  const data = join(root, "data");
+  const segArgs = opts.walSegSizeMb === undefined ? [] : [`--wal-segsize=${opts.walSegSizeMb}`];
+  await runAsPostgres(join(PG_BIN, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust",
+    "--locale=C", "-E", "UTF8", "--no-sync", ...segArgs]);
+  return adopt(root);
+}
+
+/** Gives an existing data dir at root/data its own port and socket dir, and tracks it for cleanup. */
+async function adopt(root: string): Promise<Cluster> {
+  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log") };
+  clusters.push(cluster);
+  await configure(cluster, {
+    port: cluster.port, listen_addresses: "127.0.0.1", unix_socket_directories: root,
+    fsync: "off", max_connections: 20, shared_buffers: "32MB", max_wal_senders: 4,
+  });
+  return cluster;
+}
+
+/** Sets parameters in postgresql.auto.conf, replacing earlier values of the same names. */
+export async function configure(cluster: Cluster, settings: Record<string, string | number | boolean>): Promise<void> {
+  const file = join(cluster.data, "postgresql.auto.conf");
+  const names = new Set(Object.keys(settings).map((k) => k.toLowerCase()));
+  const kept = (await readFile(file, "utf8").catch(() => "")).split("\n")
+    .filter((line) => line !== "" && !names.has(line.split("=")[0]?.trim().toLowerCase() ?? ""));
+  const added = Object.entries(settings).map(([k, v]) => `${k} = '${String(v).replaceAll("'", "''")}'`);
+  await writeFile(file, [...kept, ...added, ""].join("\n"));
+  const { uid, gid } = await postgresIds();
+  await chown(file, uid, gid);
+}
+
+/** pg_ctl start -w; `env` reaches the server and so archive_command/restore_command. */
+export async function start(cluster: Cluster, env: Record<string, string> = {}): Promise<void> {
+  const res = await runAsPostgres(join(PG_BIN, "pg_ctl"),
+    ["-D", cluster.data, "-l", cluster.logFile, "-w", "-t", "120", "start"], { env, check: false });
+  if (res.code !== 0) throw new Error(`pg_ctl start failed (${res.code}): ${res.stderr}\n${await logTail(cluster)}`);
+}
+
+export async function stop(cluster: Cluster, mode: "smart" | "fast" | "immediate" = "fast"): Promise<void> {
+  const res = await runAsPostgres(join(PG_BIN, "pg_ctl"),
+    ["-D", cluster.data, "-m", mode, "-w", "-t", "120", "stop"], { check: false });
+  if (res.code !== 0) throw new Error(`pg_ctl stop failed (${res.code}): ${res.stderr}\n${await logTail(cluster)}`);
+}
+
+export async function isRunning(cluster: Cluster): Promise<boolean> {
+  const res = await runAsPostgres(join(PG_BIN, "pg_ctl"), ["-D", cluster.data, "status"], { check: false });
+  return res.code === 0;
+}
+
+/** Runs an SQL script (psql -X -A -t, ON_ERROR_STOP); returns trimmed stdout. */
+export async function psql(cluster: Cluster, sql: string, db = "postgres"): Promise<string> {
+  const res = await runAsPostgres(join(PG_BIN, "psql"), ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+    "-h", cluster.root, "-p", String(cluster.port), "-d", db, "-f", "-"], { input: sql });
+  return res.stdout.trim();
+}
+
+/** pgbench against the cluster (connection flags added); returns stdout. */
+export async function pgbench(cluster: Cluster, args: string[]): Promise<string> {
+  const res = await runAsPostgres(join(PG_BIN, "pgbench"), ["-h", cluster.root, "-p", String(cluster.port), ...args]);
+  return res.stdout;
+}
+
+/** pg_basebackup into destRoot/data and returns it as a new (stopped) cluster with its own port. */
+export async function basebackup(cluster: Cluster, destRoot: string, args: string[] = ["-X", "stream"]): Promise<Cluster> {
+  await mkdirAsPostgres(destRoot);
+  await runAsPostgres(join(PG_BIN, "pg_basebackup"),
+    ["-h", cluster.root, "-p", String(cluster.port), "-D", join(destRoot, "data"), "--no-sync", ...args]);
+  return adopt(destRoot);
+}
+
+/** Polls until `condition` returns a truthy value (returned); errors it throws count as "not yet". */
+export async function waitFor<T>(
+  condition: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await condition();
+      if (value !== undefined && value !== null && value !== false) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${opts.what ?? "condition"}${last === undefined ? "" : `: ${String(last)}`}`);
+    }
+    await sleep(opts.intervalMs ?? 200);
+  }
+}
+
+export async function logTail(cluster: Cluster, lines = 40): Promise<string> {
+  const text = await readFile(cluster.logFile, "utf8").catch(() => "(no log)");
+  return `--- last lines of ${cluster.logFile} ---\n${text.split("\n").slice(-lines).join("\n")}`;
+}
+
+/** Stops every cluster (immediate) and removes every work dir made in this file; set WALNATIVE_TEST_KEEP=1 to keep dirs. */
+export async function cleanup(): Promise<void> {
+  for (const cluster of clusters.splice(0)) {
+    if (await isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
+  }
+  if (process.env["WALNATIVE_TEST_KEEP"] === "1") return;
+  for (const dir of workDirs.splice(0)) await rm(dir, { recursive: true, force: true });
+}

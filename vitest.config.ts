@@ -1,0 +1,37 @@
+// Two projects: fast in-process "unit" tests, and "e2e" tests that run real MinIO/PostgreSQL/wal-g
+// processes (one MinIO per run from the global setup; files run one at a time because they share it).
+import { defineConfig } from "vitest/config";
+
+// The AWS SDK warns once per process on Node < 22; that noise hides real output in test logs.
+process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
+
+export default defineConfig({
+  test: {
+    teardownTimeout: 60_000, // global teardown stops MinIO and any leftover PostgreSQL clusters
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+          environment: "node",
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          // One file at a time in one fork: files share the MinIO and start PostgreSQL clusters.
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+          // After the unit project, so e2e timings are not skewed by unit tests on the same cores.
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
