@@ -30,9 +30,16 @@ export function handleInfoFlags(invocation: Invocation): boolean {
   return false;
 }
 
+export interface RunContext {
+  readonly log: Logger;
+  /** Loads and validates the configuration on first use (ConfigError, exit 78, when it is wrong). */
+  config(): Config;
+}
+
 export async function runCommand(
   invocation: Invocation,
-  body: (config: Config, log: Logger) => Promise<number | void>,
+  body: (context: RunContext) => Promise<number | void>,
+  needsConfig = true,
 ): Promise<never> {
   const env = process.env;
   // The SDK warns about Node 20 on every start; PostgreSQL's log would get one line per WAL file.
@@ -42,10 +49,14 @@ export async function runCommand(
   let code: number;
   try {
     const { loadConfig } = await import("../config.js");
-    const config = loadConfig(env);
-    const logFile = invocation.role === "archive" ? config.archiveLogFile : invocation.role === "restore" ? config.restoreLogFile : undefined;
-    log = createLogger({ prefix: invocation.program, level: config.logLevel, file: logFile });
-    code = (await body(config, log)) ?? ExitCode.ok;
+    let loaded: Config | undefined;
+    const config = (): Config => (loaded ??= loadConfig(env));
+    if (needsConfig) {
+      const { archiveLogFile, restoreLogFile, logLevel } = config();
+      const file = invocation.role === "archive" ? archiveLogFile : invocation.role === "restore" ? restoreLogFile : undefined;
+      log = createLogger({ prefix: invocation.program, level: logLevel, file });
+    }
+    code = (await body({ log, config })) ?? ExitCode.ok;
   } catch (error) {
     code = reportFailure(error, invocation, log);
   }

@@ -17,8 +17,8 @@ exit codes: 0 archived; 64 bad arguments; 65 conflicting content or corrupt file
 if (!handleInfoFlags(invocation)) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [path, name] = invocation.argv as [string, string];
-  void runCommand(invocation, async (config, log) => {
+  void runCommand(invocation, async ({ config, log }) => {
     const [{ pushWalFile }, { openStorage }] = await Promise.all([import("../command/push.js"), import("../storage/open.js")]);
-    await pushWalFile(path, name, { config, log, storage: () => openStorage(config) });
+    await pushWalFile(path, name, { config: config(), log, storage: () => openStorage(config()) });
   });
 }

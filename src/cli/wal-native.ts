@@ -1,34 +1,42 @@
 // Entry point of wal-native: everything that is not the per-segment archive/restore path.
-import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
+// Each command lives in src/cli/commands/<name>.ts and is loaded only when called.
+import { type Invocation, type Role, handleInfoFlags, runCommand, usageFailure } from "./run.js";
+import type { ToolCommand } from "./commands/command.js";
+
+interface Entry {
+  readonly summary: string;
+  readonly role?: Role;
+  /** Commands that work without a storage configuration (e.g. restore-prepare for a local cluster). */
+  readonly load: () => Promise<{ command: ToolCommand }>;
+}
+
+const COMMANDS: Record<string, Entry> = {
+  "wal-push": { summary: "<path> <file name>: the same as wal-archive", role: "archive", load: () => import("./commands/wal-push.js") },
+  "wal-fetch": { summary: "<file name> <destination>: the same as wal-restore", role: "restore", load: () => import("./commands/wal-fetch.js") },
+};
 
 const invocation: Invocation = {
   program: "wal-native",
   role: "tool",
   argv: process.argv.slice(2),
-  usage: `usage: wal-native <command> [arguments]
+  usage: `usage: wal-native <command> [arguments]    (wal-native <command> --help for details)
 commands:
-  wal-push <path> <file name>         the same as wal-archive
-  wal-fetch <file name> <destination> the same as wal-restore
-  help | --help                        this text
-  --version                            print the version
+${Object.entries(COMMANDS)
+  .map(([name, entry]) => `  ${name.padEnd(16)} ${entry.summary}`)
+  .join("\n")}
+  --version          print the version
 `,
 };
 
 if (!handleInfoFlags(invocation)) {
-  const [command, ...rest] = invocation.argv;
-  if (command === "wal-push" && rest.length === 2) {
-    const [path, name] = rest as [string, string];
-    void runCommand({ ...invocation, role: "archive" }, async (config, log) => {
-      const [{ pushWalFile }, { openStorage }] = await Promise.all([import("../command/push.js"), import("../storage/open.js")]);
-      await pushWalFile(path, name, { config, log, storage: () => openStorage(config) });
-    });
-  } else if (command === "wal-fetch" && rest.length === 2) {
-    const [name, destination] = rest as [string, string];
-    void runCommand({ ...invocation, role: "restore" }, async (config, log) => {
-      const [{ fetchWalFile }, { openStorage }] = await Promise.all([import("../command/fetch.js"), import("../storage/open.js")]);
-      await fetchWalFile(name, destination, { config, log, storage: () => openStorage(config) });
-    });
-  } else {
-    usageFailure(invocation, command ? `unknown command or wrong arguments: ${command}` : "no command given");
-  }
+  const [name, ...args] = invocation.argv;
+  const entry = name === undefined ? undefined : COMMANDS[name];
+  if (!entry || name === undefined) usageFailure(invocation, name ? `unknown command '${name}'` : "no command given");
+  void entry.load().then(({ command }) => {
+    const sub: Invocation = { program: `wal-native ${name}`, role: entry.role ?? "tool", argv: args, usage: command.usage };
+    if (handleInfoFlags(sub)) return;
+    const problem = command.checkArgs?.(args);
+    if (problem) usageFailure(sub, problem);
+    void runCommand(sub, (context) => command.run(args, context), command.needsConfig ?? true);
+  });
 }

@@ -17,8 +17,8 @@ exit codes: 0 restored; 74 not in the archive (confirmed by storage); 200 anythi
 if (!handleInfoFlags(invocation)) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [name, destination] = invocation.argv as [string, string];
-  void runCommand(invocation, async (config, log) => {
+  void runCommand(invocation, async ({ config, log }) => {
     const [{ fetchWalFile }, { openStorage }] = await Promise.all([import("../command/fetch.js"), import("../storage/open.js")]);
-    await fetchWalFile(name, destination, { config, log, storage: () => openStorage(config) });
+    await fetchWalFile(name, destination, { config: config(), log, storage: () => openStorage(config()) });
   });
 }

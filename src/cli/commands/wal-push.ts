@@ -1,0 +1,11 @@
+// wal-native wal-push: the same as wal-archive, for people used to wal-g's command names.
+import type { ToolCommand } from "./command.js";
+
+export const command: ToolCommand = {
+  usage: "usage: wal-native wal-push <path> <file name>\n  the same as: wal-archive <path> <file name>\n",
+  checkArgs: (args) => (args.length === 2 ? undefined : `expected 2 arguments, got ${args.length}`),
+  async run(args, { config, log }) {
+    const [{ pushWalFile }, { openStorage }] = await Promise.all([import("../../command/push.js"), import("../../storage/open.js")]);
+    await pushWalFile(args[0] as string, args[1] as string, { config: config(), log, storage: () => openStorage(config()) });
+  },
+};
