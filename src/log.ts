@@ -9,6 +9,8 @@ export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
+  /** What to do about the previous error, on its own "hint:" line. */
+  hint(message: string): void;
 }
 
 export interface LoggerOptions {
@@ -36,9 +38,9 @@ export function redact(text: string): string {
 export function createLogger(options: LoggerOptions): Logger {
   const threshold = RANK[options.level ?? "info"];
   let fileBroken = false;
-  const emit = (level: LogLevel, message: string): void => {
+  const emit = (level: LogLevel, message: string, tag: string = level === "info" ? "" : `${level}: `): void => {
     if (RANK[level] < threshold) return;
-    const line = redact(`${options.prefix}: ${level === "info" ? "" : `${level}: `}${message}`) + "\n";
+    const line = redact(`${options.prefix}: ${tag}${message}`) + "\n";
     if (options.stderr !== false) process.stderr.write(line);
     if (options.file && !fileBroken) {
       try {
@@ -54,10 +56,11 @@ export function createLogger(options: LoggerOptions): Logger {
     info: (m) => emit("info", m),
     warn: (m) => emit("warn", m),
     error: (m) => emit("error", m),
+    hint: (m) => emit("error", m, "hint: "),
   };
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, hint() {} };
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

@@ -72,7 +72,7 @@ function reportFailure(error: unknown, invocation: Invocation, log: Logger): num
   }
   if (error instanceof WalNativeError) {
     log.error(printable(error.message));
-    if (error.hint) log.error(`hint: ${error.hint}`);
+    if (error.hint) log.hint(error.hint);
     if (error.cause instanceof Error) log.debug(`cause: ${error.cause.stack ?? error.cause.message}`);
   } else {
     log.error(`unexpected failure: ${(error as Error)?.message ?? String(error)}`);
