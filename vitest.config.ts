@@ -32,6 +32,20 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
         },
       },
+      {
+        test: {
+          // Fault injection (crashes, outages, corruption, proxies, disks): same harness as e2e, run after it.
+          name: "faults",
+          include: ["test/faults/**/*.test.ts"],
+          environment: "node",
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 2 },
+        },
+      },
     ],
   },
 });
