@@ -1,6 +1,7 @@
 // Pick a storage from the config. The S3 SDK is loaded only here, lazily: a local-archive hit
 // in wal-restore must not pay for it.
 import { readFileSync } from "node:fs";
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { Config, S3Location } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { FsStorage } from "./fs.js";
@@ -12,12 +13,17 @@ export async function openStorage(config: Config): Promise<Storage> {
 }
 
 async function openS3(location: S3Location): Promise<Storage> {
-  const [{ S3Client }, { NodeHttpHandler }, { Agent: HttpsAgent }, { Agent: HttpAgent }, { S3Storage }] = await Promise.all([
+  const [client, { S3Storage }] = await Promise.all([createS3Client(location), import("./s3.js")]);
+  return new S3Storage(client, location);
+}
+
+/** The configured S3 client; also used directly by wal-native init for bucket settings. */
+export async function createS3Client(location: S3Location): Promise<S3Client> {
+  const [{ S3Client }, { NodeHttpHandler }, { Agent: HttpsAgent }, { Agent: HttpAgent }] = await Promise.all([
     import("@aws-sdk/client-s3"),
     import("@smithy/node-http-handler"),
     import("node:https"),
     import("node:http"),
-    import("./s3.js"),
   ]);
   let ca: Buffer | undefined;
   if (location.caCertFile) {
@@ -27,7 +33,7 @@ async function openS3(location: S3Location): Promise<Storage> {
       throw new ConfigError("WALG_S3_CA_CERT_FILE", `cannot read '${location.caCertFile}': ${(error as Error).message}`);
     }
   }
-  const client = new S3Client({
+  return new S3Client({
     region: location.region,
     endpoint: location.endpoint,
     forcePathStyle: location.forcePathStyle,
@@ -46,5 +52,4 @@ async function openS3(location: S3Location): Promise<Storage> {
       httpsAgent: new HttpsAgent({ keepAlive: true, ca }),
     }),
   });
-  return new S3Storage(client, location);
 }
