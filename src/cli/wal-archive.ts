@@ -18,7 +18,9 @@ if (!handleInfoFlags(invocation)) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [path, name] = invocation.argv as [string, string];
   void runCommand(invocation, async ({ config, log }) => {
-    const [{ pushWalFile }, { openStorage }] = await Promise.all([import("../command/push.js"), import("../storage/open.js")]);
-    await pushWalFile(path, name, { config: config(), log, storage: () => openStorage(config()) });
+    const [{ archiveWalFile }, { openStorage }] = await Promise.all([import("../command/archive.js"), import("../storage/open.js")]);
+    let storage: Promise<import("../storage/storage.js").Storage> | undefined;
+    // One storage client for the push and the uploads ahead.
+    await archiveWalFile(path, name, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
   });
 }

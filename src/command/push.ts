@@ -30,13 +30,19 @@ export interface PushContext {
 
 export type PushOutcome = "pushed" | "already-archived";
 
+export interface PushResult {
+  readonly outcome: PushOutcome;
+  /** "16.0 MiB -> 1.1 MiB lz4", for the log line. */
+  readonly summary: string;
+}
+
 interface SourceFacts {
   readonly size: number;
   readonly sha256: string;
   readonly systemId?: bigint;
 }
 
-export async function pushWalFile(sourcePath: string, name: string, context: PushContext): Promise<PushOutcome> {
+export async function pushWalFile(sourcePath: string, name: string, context: PushContext): Promise<PushResult> {
   const started = performance.now();
   const { config, log } = context;
   const file = parseWalFileName(name, MIN_SEGMENT_SIZE);
@@ -70,8 +76,9 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
     return reportDuplicate(await sameContent(storage, name, info, source), name, storage, log);
   }
   const ms = Math.round(performance.now() - started);
-  log.info(`pushed ${name} (${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}, ${ms} ms)`);
-  return "pushed";
+  const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}`;
+  log.info(`pushed ${name} (${summary}, ${ms} ms)`);
+  return { outcome: "pushed", summary };
 }
 
 /** Refuses what PostgreSQL would never archive: empty files, segments whose header disagrees with the name. */
@@ -121,7 +128,7 @@ async function sameContent(storage: Storage, name: string, found: ObjectInfo, so
   return archived.bytes === source.size && archived.digest() === source.sha256;
 }
 
-function reportDuplicate(equal: boolean, name: string, storage: Storage, log: Logger): PushOutcome {
+function reportDuplicate(equal: boolean, name: string, storage: Storage, log: Logger): PushResult {
   if (!equal) {
     throw new ConflictError(
       `${name} is already archived in ${storage.label} with different content; not overwriting`,
@@ -129,5 +136,5 @@ function reportDuplicate(equal: boolean, name: string, storage: Storage, log: Lo
     );
   }
   log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
-  return "already-archived";
+  return { outcome: "already-archived", summary: "already archived" };
 }

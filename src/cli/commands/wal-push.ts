@@ -5,7 +5,8 @@ export const command: ToolCommand = {
   usage: "usage: wal-native wal-push <path> <file name>\n  the same as: wal-archive <path> <file name>\n",
   checkArgs: (args) => (args.length === 2 ? undefined : `expected 2 arguments, got ${args.length}`),
   async run(args, { config, log }) {
-    const [{ pushWalFile }, { openStorage }] = await Promise.all([import("../../command/push.js"), import("../../storage/open.js")]);
-    await pushWalFile(args[0] as string, args[1] as string, { config: config(), log, storage: () => openStorage(config()) });
+    const [{ archiveWalFile }, { openStorage }] = await Promise.all([import("../../command/archive.js"), import("../../storage/open.js")]);
+    let storage: Promise<import("../../storage/storage.js").Storage> | undefined;
+    await archiveWalFile(args[0] as string, args[1] as string, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
   },
 };

@@ -1,0 +1,75 @@
+// Records of files uploaded ahead of PostgreSQL's call: written only after storage confirmed the
+// object, trusted only while the local file is unchanged (size, mtime, inode) and the storage
+// settings are the same. bin/wal-archive checks the same line in sh before Node starts.
+import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { Env } from "../config.js";
+
+export const STATE_DIR = ".wal-native";
+
+export function recordDir(walDir: string): string {
+  return join(walDir, STATE_DIR, "uploaded");
+}
+
+/**
+ * The storage settings a record was made under, in the exact form bin/wal-archive builds it:
+ * ${WALG_S3_PREFIX:-$WALE_S3_PREFIX}|${WALG_FILE_PREFIX:-$WALE_FILE_PREFIX}|$WALG_STORAGE_PREFIX|$AWS_ENDPOINT
+ */
+export function storageFingerprint(env: Env): string {
+  return [
+    env.WALG_S3_PREFIX || env.WALE_S3_PREFIX || "",
+    env.WALG_FILE_PREFIX || env.WALE_FILE_PREFIX || "",
+    env.WALG_STORAGE_PREFIX ?? "",
+    env.AWS_ENDPOINT ?? "",
+  ].join("|");
+}
+
+/** `stat -c '%s %.9Y %i'` of the file, computed the same way in TypeScript. */
+async function fileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const info = await stat(path, { bigint: true });
+    const seconds = info.mtimeNs / 1_000_000_000n;
+    const nanos = (info.mtimeNs % 1_000_000_000n).toString().padStart(9, "0");
+    return `${info.size} ${seconds}.${nanos} ${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function writeUploadRecord(walDir: string, name: string, sourcePath: string, env: Env, summary: string): Promise<void> {
+  const identity = await fileIdentity(sourcePath);
+  if (!identity) return;
+  const dir = recordDir(walDir);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.${name}.${process.pid}.tmp`);
+  const handle = await open(temp, "w", 0o600);
+  try {
+    await handle.writeFile(`v1 ${identity} ${storageFingerprint(env)}\n${summary}\n`);
+  } finally {
+    await handle.close();
+  }
+  await rename(temp, join(dir, name));
+}
+
+/** The record's summary when a valid record says this exact file is already in storage. */
+export async function readUploadRecord(walDir: string, name: string, sourcePath: string, env: Env): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(recordDir(walDir), name), "utf8");
+  } catch {
+    return undefined;
+  }
+  const [line, summary] = text.split("\n");
+  const identity = await fileIdentity(sourcePath);
+  return identity && line === `v1 ${identity} ${storageFingerprint(env)}` ? (summary ?? "") : undefined;
+}
+
+/**
+ * Like readUploadRecord, and removes the record either way: a valid one is used up, and a stale
+ * one (file or settings changed) must not be trusted later.
+ */
+export async function consumeUploadRecord(walDir: string, name: string, sourcePath: string, env: Env): Promise<string | undefined> {
+  const summary = await readUploadRecord(walDir, name, sourcePath, env);
+  await unlink(join(recordDir(walDir), name)).catch(() => undefined);
+  return summary;
+}

@@ -1,0 +1,82 @@
+// Upload-ahead: while PostgreSQL waits for one file, also push others that archive_status lists as
+// ready, and record each confirmed upload so PostgreSQL's later call for it returns at once.
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Env } from "../config.js";
+import type { Logger } from "../log.js";
+import { parseWalFileName } from "../wal/file-name.js";
+import { readUploadRecord, writeUploadRecord } from "../cache/upload-records.js";
+import { type PushContext, pushWalFile } from "./push.js";
+
+export interface AheadOptions {
+  readonly walDir: string;
+  /** The file this call was asked for: never uploaded twice in one call. */
+  readonly current: string;
+  readonly env: Env;
+  /** Uploads running at once (WALG_UPLOAD_CONCURRENCY - 1, as wal-g's background uploader). */
+  readonly concurrency: number;
+  /** Files per call: bounds how long one archive_command call can take. */
+  readonly limit: number;
+}
+
+/** Uploads what it can; failures only cost PostgreSQL a normal push later, so they are logged, never thrown. */
+export async function uploadAhead(options: AheadOptions, context: PushContext): Promise<number> {
+  if (options.concurrency < 1 || options.limit < 1) return 0;
+  const queue = await readyFiles(options);
+  let uploaded = 0;
+  const worker = async (): Promise<void> => {
+    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+      if (await uploadOne(name, options, context)) uploaded += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, worker));
+  return uploaded;
+}
+
+/** In PostgreSQL's own order (pgarch.c: timeline history files first, then the oldest WAL file). */
+async function readyFiles(options: AheadOptions): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(join(options.walDir, "archive_status"));
+  } catch {
+    return [];
+  }
+  const names = entries
+    .filter((entry) => entry.endsWith(".ready"))
+    .map((entry) => entry.slice(0, -".ready".length))
+    .filter((name) => name !== options.current && isWalName(name));
+  names.sort((a, b) => Number(b.endsWith(".history")) - Number(a.endsWith(".history")) || (a < b ? -1 : a > b ? 1 : 0));
+  const wanted: string[] = [];
+  for (const name of names) {
+    if (wanted.length >= options.limit) break;
+    if ((await readUploadRecord(options.walDir, name, join(options.walDir, name), options.env)) === undefined) wanted.push(name);
+  }
+  return wanted;
+}
+
+async function uploadOne(name: string, options: AheadOptions, context: PushContext): Promise<boolean> {
+  const path = join(options.walDir, name);
+  try {
+    const { summary } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
+    await writeUploadRecord(options.walDir, name, path, options.env, summary);
+    context.log.debug(`uploaded ${name} ahead (${summary})`);
+    return true;
+  } catch (error) {
+    context.log.warn(`upload ahead of ${name} failed (PostgreSQL will push it itself): ${(error as Error).message}`);
+    return false;
+  }
+}
+
+function isWalName(name: string): boolean {
+  try {
+    parseWalFileName(name, 1024 * 1024);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Ahead uploads report at debug level: the info line belongs to PostgreSQL's own call for the file. */
+function quiet(log: Logger): Logger {
+  return { ...log, info: log.debug };
+}
