@@ -13,6 +13,8 @@ interface Entry {
 const COMMANDS: Record<string, Entry> = {
   "wal-push": { summary: "<path> <file name>: the same as wal-archive", role: "archive", load: () => import("./commands/wal-push.js") },
   "wal-fetch": { summary: "<file name> <destination>: the same as wal-restore", role: "restore", load: () => import("./commands/wal-fetch.js") },
+  "backup-list": { summary: "[--detail] [--json]: list backups like wal-g backup-list", load: () => import("./commands/backup-list.js") },
+  "restore-prepare": { summary: "[<data dir>] [--target-...]: set up PostgreSQL 12+ recovery from the archive", load: () => import("./commands/restore-prepare.js") },
 };
 
 const invocation: Invocation = {

@@ -1,0 +1,198 @@
+// wal-native restore-prepare: options for preparing a data directory for point-in-time recovery.
+import { execFile } from "node:child_process";
+import { accessSync, constants } from "node:fs";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
+import { ExitCode, UsageError, WalNativeError } from "../../errors.js";
+import type { RecoveryTarget, TargetAction } from "../../command/restore-prepare.js";
+import type { ToolCommand } from "./command.js";
+
+const USAGE = `usage: wal-native restore-prepare [<data dir>] [options]
+  Prepares a data directory (default $PGDATA) for archive recovery on PostgreSQL 12+: writes
+  restore_command and the recovery target into postgresql.auto.conf (replacing earlier recovery
+  settings; never recovery.conf) and creates recovery.signal. Then start the server.
+target (one of; default --target-latest):
+  --target-latest             replay every archived WAL file (newest timeline)
+  --target-immediate          stop as soon as the base backup is consistent
+  --target-time <timestamp>   e.g. '2024-01-08 14:30:00+00'
+  --target-xid <xid>          a transaction id
+  --target-name <name>        a restore point made with pg_create_restore_point()
+  --target-lsn <lsn>          e.g. 0/3000060
+  --inclusive | --exclusive   stop just after (PostgreSQL's default) or just before the target
+  --target-action <action>    once the target is reached: promote (default), pause or shutdown
+  --target-timeline <tli>     latest (default), current or a timeline number
+other options:
+  --restore-command <cmd>     default: '<install dir>/bin/wal-restore %f %p'
+  --fetch [<backup>]          first run 'wal-g backup-fetch <data dir> <backup>' (default LATEST);
+                              needs wal-g and the storage settings (WALG_S3_PREFIX or WALG_FILE_PREFIX)
+  --walg <path>               the wal-g binary (default: wal-g on PATH)
+  --pg-bin <dir>              PostgreSQL binaries to check the major version against (default: PATH)
+  --force                     prepare even a running, non-empty or other-version data directory
+exit codes: 0 prepared; 64 bad arguments; 65 running, not empty before --fetch, or not a data
+  directory; 66 no data directory; 75 wal-g backup-fetch failed; 78 wrong major version, or wal-g
+  or the storage settings missing
+`;
+
+interface Parsed {
+  dataDir?: string;
+  target: RecoveryTarget;
+  action: TargetAction;
+  timeline: string;
+  inclusive?: boolean;
+  restoreCommand?: string;
+  fetch?: string;
+  walg?: string;
+  pgBin?: string;
+  force: boolean;
+}
+
+const VALUE_OPTIONS = ["--target-time", "--target-xid", "--target-name", "--target-lsn", "--target-action",
+  "--target-timeline", "--restore-command", "--walg", "--pg-bin"];
+/** What may follow a bare --fetch as its backup name (anything else is the data directory). */
+const BACKUP_NAME = /^(LATEST|base_[0-9A-Za-z_]+)$/;
+
+/** Parses the arguments; throws UsageError. */
+export function parseArgs(args: readonly string[]): Parsed {
+  const parsed: Parsed = { target: { kind: "latest" }, action: "promote", timeline: "latest", force: false };
+  let targets = 0;
+  const setTarget = (target: RecoveryTarget): void => {
+    if (++targets > 1) throw new UsageError("give only one recovery target (PostgreSQL allows one)");
+    parsed.target = target;
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : undefined;
+    if (VALUE_OPTIONS.includes(flag) && value === undefined) {
+      value = args[++i];
+      if (value === undefined) throw new UsageError(`${flag} needs a value`);
+    }
+    switch (flag) {
+      case "--target-latest": setTarget({ kind: "latest" }); break;
+      case "--target-immediate": setTarget({ kind: "immediate" }); break;
+      case "--target-time": case "--target-xid": case "--target-name": case "--target-lsn":
+        setTarget({ kind: flag.slice("--target-".length) as "time", value: value as string });
+        break;
+      case "--target-action":
+        if (!["promote", "pause", "shutdown"].includes(value as string)) {
+          throw new UsageError(`--target-action '${value}': expected promote, pause or shutdown`);
+        }
+        parsed.action = value as TargetAction;
+        break;
+      case "--target-timeline": parsed.timeline = value as string; break;
+      case "--inclusive": case "--exclusive":
+        if (parsed.inclusive !== undefined) throw new UsageError("give only one of --inclusive and --exclusive");
+        parsed.inclusive = flag === "--inclusive";
+        break;
+      case "--restore-command": parsed.restoreCommand = value; break;
+      case "--walg": parsed.walg = value; break;
+      case "--pg-bin": parsed.pgBin = value; break;
+      case "--force": parsed.force = true; break;
+      case "--fetch": {
+        const next = args[i + 1];
+        parsed.fetch = value ?? (next !== undefined && BACKUP_NAME.test(next) ? (i++, next) : "LATEST");
+        if (parsed.fetch === "") throw new UsageError("--fetch= needs a backup name");
+        break;
+      }
+      default:
+        if (arg.startsWith("-")) throw new UsageError(`unknown option '${arg}'`);
+        if (parsed.dataDir !== undefined) throw new UsageError(`unexpected argument '${arg}' (one data directory only)`);
+        parsed.dataDir = arg;
+    }
+  }
+  return parsed;
+}
+
+export const command: ToolCommand = {
+  usage: USAGE,
+  // Works on a local directory; only --fetch needs the storage settings, and checks them itself.
+  needsConfig: false,
+  checkArgs(args) {
+    try {
+      parseArgs(args);
+      return undefined;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  },
+  async run(args, { config, log }) {
+    const parsed = parseArgs(args);
+    const dataDir = parsed.dataDir ?? process.env.PGDATA;
+    if (!dataDir) throw new UsageError("no data directory given and PGDATA is not set");
+    const { prepareRecovery, shellWord } = await import("../../command/restore-prepare.js");
+    let fetch: { backup: string; walg: string } | undefined;
+    if (parsed.fetch !== undefined) {
+      config(); // wal-g reads the same WALG_* settings: a clear configuration error beats a wal-g stack trace
+      fetch = { backup: parsed.fetch, walg: parsed.walg ?? requireWalg() };
+    }
+    const restoreCommand = parsed.restoreCommand ?? `${shellWord(ourBin("wal-restore"))} %f %p`;
+    const report = await prepareRecovery({
+      dataDir: resolve(dataDir),
+      recovery: { target: parsed.target, action: parsed.action, timeline: parsed.timeline, inclusive: parsed.inclusive, restoreCommand },
+      fetch,
+      force: parsed.force,
+      serverMajor: () => serverMajor(parsed.pgBin),
+    }, log);
+    for (const [name, value] of report.settings) log.info(`set ${name} = '${value.replaceAll("'", "''")}'`);
+    log.info(`wrote ${report.autoConf} and created ${report.signal}`);
+    log.info(`next: start the server (pg_ctl -D ${resolve(dataDir)} start) with the storage settings in its environment`);
+  },
+};
+
+/** Our own launcher beside this bundle (dist/ -> bin/), else the bare name for PATH. */
+function ourBin(name: string): string {
+  const script = process.argv[1];
+  if (script) {
+    const candidate = join(dirname(resolve(script)), "..", "bin", name);
+    if (isExecutable(candidate)) return resolve(candidate);
+  }
+  return name;
+}
+
+function requireWalg(): string {
+  const found = onPath("wal-g");
+  if (found) return found;
+  throw new WalNativeError("--fetch needs wal-g, which is not on PATH", ExitCode.config,
+    { hint: "install wal-g (https://github.com/wal-g/wal-g/releases), pass --walg <path>, or fetch the backup yourself" });
+}
+
+/** Major version of `postgres --version` in --pg-bin or on PATH, else of `pg_config --version`. */
+async function serverMajor(pgBin: string | undefined): Promise<number | undefined> {
+  if (pgBin !== undefined) {
+    const postgres = join(pgBin, "postgres");
+    if (!isExecutable(postgres)) throw new UsageError(`--pg-bin '${pgBin}' has no postgres executable`);
+    return versionOf(postgres);
+  }
+  const postgres = onPath("postgres");
+  if (postgres) return versionOf(postgres);
+  const pgConfig = onPath("pg_config");
+  return pgConfig ? versionOf(pgConfig) : undefined;
+}
+
+async function versionOf(binary: string): Promise<number | undefined> {
+  try {
+    const { stdout } = await promisify(execFile)(binary, ["--version"], { timeout: 10_000 });
+    const match = /PostgreSQL\)? (\d+)/.exec(stdout);
+    return match?.[1] ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
+    const candidate = join(dir, name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
