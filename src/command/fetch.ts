@@ -1,5 +1,5 @@
 // restore_command: local archive first, else download + decompress + verify, then publish to %p by rename.
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -15,7 +15,7 @@ import { readClusterSystemId } from "../wal/identity.js";
 import { candidateKeys } from "../wal/archive-keys.js";
 import type { Storage } from "../storage/storage.js";
 import { syncDirectory } from "../storage/fs.js";
-import { Inspector } from "../io/streams.js";
+import { Inspector, fileHandleSink } from "../io/streams.js";
 import { withRetry } from "../io/retry.js";
 import { META_SHA256 } from "./push.js";
 
@@ -108,7 +108,7 @@ async function writeVerified(
       throw new LocalFileError(`cannot create '${temp}': ${(error as Error).message}`, error);
     });
     try {
-      await pipeline([input, ...stages, inspector, createWriteStream("", { fd: handle.fd, autoClose: false })]);
+      await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);
       verify(inspector, expect);
       await handle.sync();
     } finally {

@@ -1,6 +1,7 @@
 // Stream helpers: counting and hashing pass-throughs, and a whole-stream digest.
 import { createHash, type Hash } from "node:crypto";
-import { Transform, type Readable, type TransformCallback } from "node:stream";
+import type { FileHandle } from "node:fs/promises";
+import { Transform, Writable, type Readable, type TransformCallback } from "node:stream";
 
 /** Counts and hashes what flows through, and keeps the first `keep` bytes for header checks. */
 export class Inspector extends Transform {
@@ -40,4 +41,25 @@ export async function sha256Of(stream: Readable): Promise<{ sha256: string; byte
     bytes += chunk.length;
   }
   return { sha256: hash.digest("hex"), bytes };
+}
+
+/**
+ * A sink that writes into a FileHandle it does not own. fs.createWriteStream({ fd, autoClose: false }) still
+ * closes the descriptor when a failed pipeline destroys it (Node lib/internal/fs/streams.js _destroy), so the
+ * caller's later close() then fails with EBADF, hiding the real error (or closes a reused descriptor).
+ */
+export function fileHandleSink(handle: FileHandle): Writable {
+  return new Writable({
+    highWaterMark: 1024 * 1024,
+    write(chunk: Buffer, _encoding, done) {
+      writeAll(handle, chunk).then(() => done(), done);
+    },
+  });
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length; ) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
 }

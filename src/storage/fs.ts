@@ -1,11 +1,12 @@
 // Filesystem storage in wal-g's on-disk layout (walg-compat.md 1.7): temp file, fsync, rename, fsync dir.
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { link, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LocalFileError, NotFoundError } from "../errors.js";
+import { fileHandleSink } from "../io/streams.js";
 import { type ObjectInfo, ObjectExistsError, type Storage, type WriteOptions } from "./storage.js";
 
 /** wal-g v3.0.9 hides names with this suffix from listings (storage/utils.go HasTimestampRandomTmpSuffix). */
@@ -45,7 +46,7 @@ export class FsStorage implements Storage {
     try {
       const handle = await open(temp, "wx", 0o600);
       try {
-        await pipeline(body, createWriteStream("", { fd: handle.fd, autoClose: false }), { signal: options.signal });
+        await pipeline(body, fileHandleSink(handle), { signal: options.signal });
         await handle.sync();
       } finally {
         await handle.close();
