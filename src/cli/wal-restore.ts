@@ -1,4 +1,5 @@
 // Entry point of wal-restore, PostgreSQL's restore_command: wal-restore %f %p
+// (also the detached prefetch worker: wal-restore --prefetch-worker <pg_wal dir>).
 import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
 
 const invocation: Invocation = {
@@ -7,18 +8,26 @@ const invocation: Invocation = {
   argv: process.argv.slice(2),
   usage: `usage: wal-restore <file name> <destination path>
   PostgreSQL restore_command: restore_command = 'wal-restore %f %p'
-  Looks in the local archive, then in storage (wal_005/<file name>.<ext>), verifies the file and
-  writes it to <destination path> atomically.
+  Takes a prefetched segment, else looks in the local archive, then in storage
+  (wal_005/<file name>.<ext>), verifies the file and writes it to <destination path> atomically.
+  Afterwards a background worker prefetches the next WALG_DOWNLOAD_CONCURRENCY segments.
 exit codes: 0 restored; 74 not in the archive (confirmed by storage); 200 anything else
   (PostgreSQL aborts recovery rather than promoting early; WALNATIVE_RESTORE_ON_ERROR=not-found gives 1).
 `,
 };
 
-if (!handleInfoFlags(invocation)) {
+if (invocation.argv[0] === "--prefetch-worker" && invocation.argv.length === 2) {
+  const walDir = invocation.argv[1] as string;
+  void runCommand({ ...invocation, program: "wal-restore prefetch", role: "tool" }, async ({ config, log }) => {
+    const [{ runPrefetchWorker }, { openStorage }] = await Promise.all([import("../command/prefetch.js"), import("../storage/open.js")]);
+    await runPrefetchWorker(walDir, { config: config(), log, storage: () => openStorage(config()) });
+  });
+} else if (!handleInfoFlags(invocation)) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [name, destination] = invocation.argv as [string, string];
   void runCommand(invocation, async ({ config, log }) => {
     const [{ fetchWalFile }, { openStorage }] = await Promise.all([import("../command/fetch.js"), import("../storage/open.js")]);
-    await fetchWalFile(name, destination, { config: config(), log, storage: () => openStorage(config()) });
+    let storage: ReturnType<typeof openStorage> | undefined;
+    await fetchWalFile(name, destination, { config: config(), log, storage: () => (storage ??= openStorage(config())) });
   });
 }

@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LocalFileError, NotFoundError } from "../errors.js";
 import { fileHandleSink } from "../io/streams.js";
-import { type ObjectInfo, ObjectExistsError, type Storage, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteOptions } from "./storage.js";
 
 /** wal-g v3.0.9 hides names with this suffix from listings (storage/utils.go HasTimestampRandomTmpSuffix). */
 const TMP_SUFFIX = /\.tmp\.\d{8}T\d{6}Z-[0-9a-f]{16}$/;
@@ -30,12 +30,20 @@ export class FsStorage implements Storage {
   }
 
   async read(key: string): Promise<Readable> {
+    return (await this.open(key)).body;
+  }
+
+  async open(key: string): Promise<OpenedObject> {
     const path = this.pathOf(key);
     const handle = await open(path, "r").catch((error: unknown) => {
-      if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) throw new NotFoundError(key, this.label);
+      if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR") || isCode(error, "EISDIR")) throw new NotFoundError(key, this.label);
       throw new LocalFileError(`cannot open '${key}' in ${this.label}`, error);
     });
-    return createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 });
+    const info = await handle.stat();
+    return {
+      info: { key, size: info.size, lastModified: info.mtime },
+      body: createReadStream("", { fd: handle, highWaterMark: 1024 * 1024 }),
+    };
   }
 
   async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {

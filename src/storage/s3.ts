@@ -1,4 +1,5 @@
 // S3 storage: stat, read, list, remove; writes go through s3-multipart. Errors become typed errors.
+import { STATUS_CODES } from "node:http";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import {
   DeleteObjectCommand,
@@ -9,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
 import type { S3Location } from "../config.js";
-import { type ObjectInfo, type Storage, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, type OpenedObject, type Storage, type WriteOptions } from "./storage.js";
 import { writeObject } from "./s3-multipart.js";
 
 export class S3Storage implements Storage {
@@ -35,13 +36,20 @@ export class S3Storage implements Storage {
   }
 
   async read(key: string, signal?: AbortSignal): Promise<Readable> {
+    return (await this.open(key, signal)).body;
+  }
+
+  async open(key: string, signal?: AbortSignal): Promise<OpenedObject> {
     try {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }), {
         abortSignal: signal,
       });
       if (!(object.Body instanceof Readable)) throw new TransientStorageError(`no body for '${key}' from ${this.label}`);
       // The SDK does not check that the body was complete; a cut connection must never look like EOF.
-      return object.Body.pipe(lengthGuard(object.ContentLength, key, this.label));
+      const body = object.Body.pipe(lengthGuard(object.ContentLength, key, this.label));
+      object.Body.once("error", (error) => body.destroy(storageError(error, `reading '${key}' from ${this.label} failed`)));
+      const info = { key, size: object.ContentLength ?? 0, lastModified: object.LastModified, metadata: object.Metadata ?? {} };
+      return { info, body };
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(key, this.label);
       throw storageError(error, `cannot read '${key}' from ${this.label}`);
@@ -150,7 +158,11 @@ export function storageError(error: unknown, context: string): WalNativeError {
   const e = error as AwsErrorShape;
   const name = e?.name ?? e?.Code ?? "Error";
   const status = e?.$metadata?.httpStatusCode;
-  const detail = `${name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(e?.message ?? String(error))}`;
+  // A HEAD has no body, so the SDK can only say "Unknown"; the HTTP status says more.
+  const unnamed = (name === "Unknown" || name === "UnknownError") && status !== undefined;
+  const detail = unnamed
+    ? `HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trim()
+    : `${name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(e?.message ?? String(error))}`;
   if (ACCESS_ERRORS.has(name) || status === 403 || status === 401 || status === 400 || status === 301) {
     return new StorageAccessError(`${context}: ${detail}`, { hint: accessHint(name), cause: error });
   }
@@ -161,7 +173,7 @@ function accessHint(name: string): string {
   if (name === "NoSuchBucket") return "create the bucket (wal-native init) or fix WALG_S3_PREFIX";
   if (name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") return "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
   if (name === "ExpiredToken" || name === "InvalidToken") return "refresh AWS_SESSION_TOKEN";
-  return "check the credentials' permissions, AWS_REGION and AWS_ENDPOINT";
+  return "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and their permissions, AWS_REGION and AWS_ENDPOINT";
 }
 
 function oneLine(text: string): string {

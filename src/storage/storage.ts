@@ -9,6 +9,11 @@ export interface ObjectInfo {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
+export interface OpenedObject {
+  readonly info: ObjectInfo;
+  readonly body: Readable;
+}
+
 export interface WriteOptions {
   readonly metadata?: Readonly<Record<string, string>>;
   /** Fail with ObjectExistsError instead of replacing an existing object (S3 If-None-Match: *). */
@@ -25,6 +30,8 @@ export interface Storage {
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined>;
   /** Absent: throws NotFoundError. The stream errors if the body is cut short. */
   read(key: string, signal?: AbortSignal): Promise<Readable>;
+  /** read() plus the object's size and metadata, in one round trip. */
+  open(key: string, signal?: AbortSignal): Promise<OpenedObject>;
   /** Resolves once the complete object is durable; a failure leaves no visible partial object. */
   write(key: string, body: Readable, options?: WriteOptions): Promise<ObjectInfo>;
   list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo>;

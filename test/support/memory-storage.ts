@@ -1,7 +1,7 @@
 // In-memory Storage for in-process command tests; honours ifAbsent like S3's If-None-Match.
 import { Readable } from "node:stream";
 import { NotFoundError } from "../../src/errors.js";
-import { type ObjectInfo, ObjectExistsError, type Storage, type WriteOptions } from "../../src/storage/storage.js";
+import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteOptions } from "../../src/storage/storage.js";
 
 export class MemoryStorage implements Storage {
   readonly label = "memory://test/";
@@ -14,9 +14,13 @@ export class MemoryStorage implements Storage {
   }
 
   async read(key: string): Promise<Readable> {
+    return (await this.open(key)).body;
+  }
+
+  async open(key: string): Promise<OpenedObject> {
     const object = this.objects.get(key);
     if (!object) throw new NotFoundError(key, this.label);
-    return Readable.from([object.body]);
+    return { info: { key, size: object.body.length, metadata: object.metadata }, body: Readable.from([object.body]) };
   }
 
   async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {
