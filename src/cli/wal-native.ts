@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Entry> = {
   "wal-push": { summary: "<path> <file name>: the same as wal-archive", role: "archive", load: () => import("./commands/wal-push.js") },
   "wal-fetch": { summary: "<file name> <destination>: the same as wal-restore", role: "restore", load: () => import("./commands/wal-fetch.js") },
   "backup-list": { summary: "[--detail] [--json]: list backups like wal-g backup-list", load: () => import("./commands/backup-list.js") },
+  "wal-verify": { summary: "[integrity] [timeline] [--json]: find gaps in the WAL archive like wal-g wal-verify", load: () => import("./commands/wal-verify.js") },
   "restore-prepare": { summary: "[<data dir>] [--target-...]: set up PostgreSQL 12+ recovery from the archive", load: () => import("./commands/restore-prepare.js") },
 };
 
