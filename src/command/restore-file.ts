@@ -1,6 +1,5 @@
 // Get one WAL file out of the archive and publish it verified: find the object, decompress, check
 // header, size, checksum and system identifier, fsync, rename. Shared by wal-restore and the prefetcher.
-import { createWriteStream } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -13,7 +12,7 @@ import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/
 import { candidateKeys, walKey } from "../wal/archive-keys.js";
 import type { OpenedObject, Storage } from "../storage/storage.js";
 import { syncDirectory } from "../storage/fs.js";
-import { Inspector } from "../io/streams.js";
+import { Inspector, fileHandleSink } from "../io/streams.js";
 import { META_SHA256 } from "./push.js";
 
 export interface Expectation {
@@ -68,7 +67,7 @@ export async function writeVerified(
       throw new LocalFileError(`cannot create '${temp}': ${(error as Error).message}`, error);
     });
     try {
-      await pipeline([input, ...stages, inspector, createWriteStream("", { fd: handle.fd, autoClose: false })]);
+      await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);
       verify(inspector, expect);
       await handle.sync();
     } finally {
