@@ -91,6 +91,9 @@ function restoreExitCode(): number {
 }
 
 export function usageFailure(invocation: Invocation, message: string): never {
-  process.stderr.write(`${invocation.program}: error: ${printable(message)}\n${invocation.usage}`);
+  // archive_command/restore_command output lands in PostgreSQL's log: one error line and a hint, not the whole usage.
+  const usageLine = invocation.usage.split("\n")[0] ?? "";
+  const help = invocation.role === "tool" ? invocation.usage : `${invocation.program}: hint: ${usageLine} (see --help)\n`;
+  process.stderr.write(`${invocation.program}: error: ${printable(message)}\n${help}`);
   process.exit(invocation.role === "restore" ? ExitCode.abortRecovery : ExitCode.usage);
 }
