@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
 import type { S3Location } from "../config.js";
-import { type ObjectInfo, type OpenedObject, type Storage, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteOptions } from "./storage.js";
 import { writeObject } from "./s3-multipart.js";
 
 export class S3Storage implements Storage {
@@ -60,6 +60,8 @@ export class S3Storage implements Storage {
     try {
       return await writeObject(this.client, this.location, this.keyOf(key), key, body, options);
     } catch (error) {
+      // A refused If-None-Match is an answer, not a failure: callers compare contents on it.
+      if (error instanceof ObjectExistsError) throw error;
       throw storageError(error, `cannot upload '${key}' to ${this.label}`);
     }
   }
