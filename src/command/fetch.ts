@@ -1,9 +1,6 @@
 // restore_command: a prefetched segment, else the local archive, else storage (retried within a
 // bounded time); then the prefetch worker is told where replay is.
-import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import type { Readable } from "node:stream";
+import { dirname } from "node:path";
 import type { Config } from "../config.js";
 import { CorruptDataError, isTransient } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
@@ -11,7 +8,7 @@ import { parseWalFileName } from "../wal/file-name.js";
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
-import { type Expectation, downloadVerified, writeVerified } from "./restore-file.js";
+import { type Expectation, downloadVerified, fromLocalArchive } from "./restore-file.js";
 import { notePrefetchPosition, takePrefetched } from "./prefetch.js";
 
 export interface FetchContext {
@@ -57,20 +54,4 @@ export async function fetchWalFile(name: string, destination: string, context: F
     await notePrefetchPosition(walDir, name, bytes, config).catch((error: unknown) => log.debug(`prefetch not started: ${String(error)}`));
   }
   return source;
-}
-
-async function fromLocalArchive(dir: string, destination: string, expect: Expectation, log: Logger): Promise<number | undefined> {
-  let input: Readable;
-  try {
-    input = createReadStream("", { fd: await open(join(dir, expect.file.name), "r"), highWaterMark: 1024 * 1024 });
-  } catch {
-    return undefined;
-  }
-  try {
-    return await writeVerified(input, destination, expect);
-  } catch (error) {
-    // A damaged local copy is not fatal: storage holds the authoritative one.
-    log.warn(`ignoring the local copy of ${expect.file.name}: ${(error as Error).message}`);
-    return undefined;
-  }
 }

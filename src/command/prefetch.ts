@@ -12,7 +12,7 @@ import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } fro
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { STATE_DIR } from "../cache/upload-records.js";
-import { downloadVerified } from "./restore-file.js";
+import { downloadVerified, fromLocalArchive } from "./restore-file.js";
 
 const POLL_MS = 20;
 /** A worker whose window PostgreSQL has not moved for this long has nothing left to do. */
@@ -121,6 +121,8 @@ class Prefetcher {
       if (this.cursor) this.schedule(this.cursor);
       await sleep(POLL_MS);
     }
+    // Replay has moved on or ended: what is left would only fill pg_wal.
+    await this.removeAll();
   }
 
   /** Replay asked for a segment we had not published yet: the window is too small for its speed. */
@@ -153,8 +155,10 @@ class Prefetcher {
       return;
     }
     try {
-      const file = parseWalFileName(name, 1024 * 1024);
-      await downloadVerified(this.storage, destination, { file, systemId: this.systemId }, this.context.config.compression);
+      const expect = { file: parseWalFileName(name, 1024 * 1024), systemId: this.systemId };
+      const { localArchiveDir, compression } = this.context.config;
+      const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log) : undefined;
+      if (local === undefined) await downloadVerified(this.storage, destination, expect, compression);
       this.published.add(name);
       this.retryAfter.delete(name);
     } catch (error) {
@@ -174,6 +178,12 @@ class Prefetcher {
         await unlink(join(this.dir, entry)).catch(() => undefined);
         this.published.delete(entry);
       }
+    }
+  }
+
+  private async removeAll(): Promise<void> {
+    for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
+      if (isSegmentName(entry)) await unlink(join(this.dir, entry)).catch(() => undefined);
     }
   }
 

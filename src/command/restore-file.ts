@@ -1,9 +1,11 @@
 // Get one WAL file out of the archive and publish it verified: find the object, decompress, check
 // header, size, checksum and system identifier, fsync, rename. Shared by wal-restore and the prefetcher.
+import { createReadStream } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
+import type { Logger } from "../log.js";
 import { pipeline } from "node:stream/promises";
 import { CorruptDataError, LocalFileError, NotFoundError } from "../errors.js";
 import { type CodecName, loadCodec } from "../compress/codec.js";
@@ -106,4 +108,21 @@ function verify(inspector: Inspector, expect: Expectation): void {
 
 function isCode(error: unknown, code: string): boolean {
   return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
+}
+
+/** A copy from the local fast-recovery archive, verified like a download; undefined when absent or damaged. */
+export async function fromLocalArchive(dir: string, destination: string, expect: Expectation, log: Pick<Logger, "warn">): Promise<number | undefined> {
+  let input: Readable;
+  try {
+    input = createReadStream("", { fd: await open(join(dir, expect.file.name), "r"), highWaterMark: 1024 * 1024 });
+  } catch {
+    return undefined;
+  }
+  try {
+    return await writeVerified(input, destination, expect);
+  } catch (error) {
+    // A damaged local copy is not fatal: storage holds the authoritative one.
+    log.warn(`ignoring the local copy of ${expect.file.name}: ${(error as Error).message}`);
+    return undefined;
+  }
 }
