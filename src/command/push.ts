@@ -49,7 +49,6 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const source = await inspectSource(sourcePath, file);
   const storage = await context.storage();
   if (source.systemId !== undefined) await checkArchiveIdentity(storage, source.systemId, config.localArchiveDir);
-  await keepLocalCopy(sourcePath, name, config, log);
 
   const protect = config.preventWalOverwrite || file.kind === "history";
   if (protect) {
@@ -75,6 +74,9 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
     if (!info) throw error;
     return reportDuplicate(await sameContent(storage, name, info, source), name, storage, log);
   }
+  // Only once storage holds these bytes: wal-restore reads the local copy first, so a copy of content
+  // the archive refused (exit 65) would be restored in place of the archived one.
+  await keepLocalCopy(sourcePath, name, config, log);
   const ms = Math.round(performance.now() - started);
   const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}`;
   log.info(`pushed ${name} (${summary}, ${ms} ms)`);
