@@ -99,7 +99,21 @@ export function parseS3Prefix(prefix: string, setting = "WALG_S3_PREFIX"): { buc
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]+)([^?#]*)$/.exec(prefix.trim());
   if (!match?.[2]) throw new ConfigError(setting, `'${prefix}' is not a URL like s3://bucket/path`);
   const root = trimSlashes(match[3] ?? "");
-  return { bucket: match[2], root: root === "" ? "" : `${root}/` };
+  return { bucket: match[2], root: cleanKeyPath(root === "" ? "" : `${root}/`) };
+}
+
+/**
+ * wal-g's S3 SDK (aws-sdk-go v1, rest protocol cleanPath) sends every request path through path.Clean:
+ * "a//c/" reaches S3 as "a/c/", "a/./b/../c/" as "a/c/". Seen with wal-g v3.0.9 on MinIO (compat-walg-layout test).
+ */
+function cleanKeyPath(root: string): string {
+  const parts: string[] = [];
+  for (const part of root.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return parts.length === 0 ? "" : `${parts.join("/")}/`;
 }
 
 function s3From(env: Env, prefix: string, storagePrefix: string): S3Location {
@@ -122,7 +136,7 @@ function s3From(env: Env, prefix: string, storagePrefix: string): S3Location {
   return {
     kind: "s3",
     bucket,
-    root: joinRoot(root, storagePrefix),
+    root: cleanKeyPath(joinRoot(root, storagePrefix)),
     endpoint: endpoint ? normaliseEndpoint(endpoint) : undefined,
     region: s3Setting(env, "AWS_REGION") || "us-east-1",
     forcePathStyle: boolean(env, "AWS_S3_FORCE_PATH_STYLE", false, s3Setting(env, "AWS_S3_FORCE_PATH_STYLE")),
