@@ -8,6 +8,8 @@ import { uploadAhead } from "./upload-ahead.js";
 
 /** Files one call may upload ahead (wal-g's TOTAL_BG_UPLOADED_LIMIT default). */
 const DEFAULT_AHEAD_LIMIT = 32;
+/** Each upload in flight holds a few MiB of blocks and buffers: this keeps a call under ~150 MB RSS. */
+const MAX_AHEAD_PARALLEL = 3;
 
 export async function archiveWalFile(sourcePath: string, name: string, context: PushContext, env: Env): Promise<PushResult> {
   const walDir = dirname(sourcePath);
@@ -18,7 +20,7 @@ export async function archiveWalFile(sourcePath: string, name: string, context: 
   }
   const limit = Number(env.TOTAL_BG_UPLOADED_LIMIT ?? DEFAULT_AHEAD_LIMIT);
   const ahead = uploadAhead(
-    { walDir, current: name, env, concurrency: context.config.uploadConcurrency - 1, limit: Number.isFinite(limit) ? limit : DEFAULT_AHEAD_LIMIT },
+    { walDir, current: name, env, concurrency: Math.min(context.config.uploadConcurrency - 1, MAX_AHEAD_PARALLEL), limit: Number.isFinite(limit) ? limit : DEFAULT_AHEAD_LIMIT },
     context,
   );
   try {

@@ -64,7 +64,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   try {
     [stored] = await Promise.all([
       storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size }),
-      pipeline(createReadStream(sourcePath, { highWaterMark: 1024 * 1024 }), codec.compress(), compressed),
+      pipeline(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), codec.compress(), compressed),
     ]);
   } catch (error) {
     compressed.destroy();
@@ -105,7 +105,7 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
   } finally {
     await handle.close();
   }
-  const { sha256 } = await sha256Of(createReadStream(sourcePath, { highWaterMark: 1024 * 1024 }));
+  const { sha256 } = await sha256Of(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }));
   return { size, sha256, systemId };
 }
 
