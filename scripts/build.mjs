@@ -34,6 +34,24 @@ const s3Apart = {
   },
 };
 
+/**
+ * dist/s3.cjs takes errors.ts and storage.ts from the entry bundle that loads it (src/storage/open.ts
+ * puts them on globalThis): with its own copies, instanceof NotFoundError and friends would fail there.
+ */
+const SHARED = /^\.\.?\/(?:\.\.\/)?(errors|storage)\.js$/;
+const sharedFromHost = {
+  name: "shared-from-host",
+  setup(b) {
+    b.onResolve({ filter: SHARED }, (args) =>
+      args.importer.includes("/src/") ? { path: SHARED.exec(args.path)[1], namespace: "host" } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "host" }, (args) => ({
+      contents: `module.exports = globalThis[Symbol.for("wal-native.shared")].${args.path};`,
+      loader: "js",
+    }));
+  },
+};
+
 await Promise.all([
   build({
     ...common,
@@ -42,6 +60,12 @@ await Promise.all([
     outExtension: { ".js": ".cjs" },
     plugins: [s3Apart],
   }),
-  build({ ...common, entryPoints: { s3: "src/storage/s3-entry.ts" }, outdir: "dist", outExtension: { ".js": ".cjs" } }),
+  build({
+    ...common,
+    entryPoints: { s3: "src/storage/s3-entry.ts" },
+    outdir: "dist",
+    outExtension: { ".js": ".cjs" },
+    plugins: [sharedFromHost],
+  }),
 ]);
 console.log(`built ${[...entries, "s3"].map((name) => `dist/${name}.cjs`).join(", ")}`);
