@@ -22,5 +22,8 @@ if (!handleInfoFlags(invocation)) {
     let storage: Promise<import("../storage/storage.js").Storage> | undefined;
     // One storage client for the push and the uploads ahead.
     await archiveWalFile(path, name, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
+    // Keep the local archive within WALNATIVE_LOCAL_ARCHIVE_MAX_MB/_MAX_AGE_HOURS (at most every 5 minutes; never fails the push).
+    const localDir = config().localArchiveDir;
+    if (localDir) await (await import("../command/cache-prune.js")).pruneIfDue(localDir, await (storage ??= openStorage(config())), process.env, log);
   });
 }
