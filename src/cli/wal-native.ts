@@ -14,6 +14,7 @@ const COMMANDS: Record<string, Entry> = {
   init: { summary: "prepare the bucket or directory (versioning, lifecycle) and prove access", load: () => import("./commands/init.js") },
   check: { summary: "[--json|--prometheus]: archiver, .ready backlog, backup age, storage; exit 0/1/2", load: () => import("./commands/check.js") },
   cache: { summary: "prune [--max-mb N] [--max-age 72h] [--all]: shrink the local archive safely", load: () => import("./commands/cache.js") },
+  drill: { summary: "restore|pitr|dr: restore into a temporary cluster, check it, time it, remove it", load: () => import("./commands/drill.js") },
   "wal-push": { summary: "<path> <file name>: the same as wal-archive", role: "archive", load: () => import("./commands/wal-push.js") },
   "wal-fetch": { summary: "<file name> <destination>: the same as wal-restore", role: "restore", load: () => import("./commands/wal-fetch.js") },
   "backup-list": { summary: "[--detail] [--json]: list backups like wal-g backup-list", load: () => import("./commands/backup-list.js") },

@@ -1,0 +1,193 @@
+// Restore drills (test-restore.sh, test-pitr.sh, dr-drill.sh): fetch a backup with wal-g, recover it
+// with our restore_command into an isolated temporary cluster on another port, check it (pg_amcheck and
+// a query), report the measured recovery time, and clean up whatever happens.
+import { appendFile, chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../log.js";
+import { type RunOptions, DrillError, freePort, mustRun, runProcess } from "./drill-process.js";
+
+export interface DrillOptions {
+  readonly kind: "restore" | "pitr" | "dr";
+  /** wal-g backup name or LATEST. */
+  readonly backup: string;
+  /** restore-prepare target options, e.g. ["--target-time", "2024-01-08 14:30:00+00"]; [] for latest. */
+  readonly target: readonly string[];
+  readonly pgBin: string;
+  readonly walg: string;
+  /** Our wal-native launcher (restore-prepare). */
+  readonly walNative: string;
+  /** OS user that owns and runs the cluster when we are root. */
+  readonly osUser: string;
+  readonly dbUser: string;
+  readonly parentDir?: string;
+  readonly keep: boolean;
+  readonly query: string;
+  readonly expect?: string;
+  readonly amcheck: boolean;
+  readonly timeoutMs: number;
+  /** Read the local fast-recovery archive too (off by default: the drill proves the remote archive). */
+  readonly useLocalArchive: boolean;
+}
+
+export interface DrillReport {
+  readonly kind: DrillOptions["kind"];
+  readonly backup: string;
+  readonly target: string;
+  readonly port: number;
+  readonly fetchSeconds: number;
+  readonly recoverySeconds: number;
+  readonly totalSeconds: number;
+  readonly timeline: number;
+  readonly lsn: string;
+  readonly amcheck: string;
+  readonly queryResult: string;
+}
+
+/** Settings that keep the drill cluster away from production: own port, socket only, never archiving. */
+function isolation(work: string, port: number): Record<string, string> {
+  return {
+    port: String(port),
+    listen_addresses: "",
+    unix_socket_directories: work,
+    hba_file: join(work, "pg_hba.conf"),
+    ident_file: join(work, "pg_ident.conf"),
+    // A promoted drill cluster must never push its new timeline into the production archive.
+    archive_mode: "off",
+    archive_command: "",
+    logging_collector: "off",
+    shared_buffers: "128MB",
+    max_connections: "20",
+  };
+}
+
+export async function runDrill(options: DrillOptions, log: Logger, say: (line: string) => void): Promise<DrillReport> {
+  const started = performance.now();
+  const work = await mkdtemp(join(options.parentDir ?? tmpdir(), "wal-native-drill-"));
+  const data = join(work, "data");
+  const port = await freePort();
+  const env = drillEnv(work, options);
+  const asUser: RunOptions = { user: options.osUser, env };
+  let serverStarted = false;
+  let ok = false;
+  try {
+    await handOver(work, options.osUser);
+    say(`${options.kind} drill: ${options.backup} (${describeTarget(options.target)}) into ${work}, port ${port}`);
+    const fetchStart = performance.now();
+    await mustRun("restore-prepare --fetch", options.walNative, [
+      "restore-prepare", data, "--fetch", options.backup, "--walg", options.walg, "--pg-bin", options.pgBin,
+      ...options.target, "--target-action", "promote",
+    ], { ...asUser, passStderr: true });
+    const fetchSeconds = (performance.now() - fetchStart) / 1000;
+    say(`fetched and prepared the backup in ${fetchSeconds.toFixed(1)} s`);
+    await isolate(work, data, port, options.osUser);
+
+    const recoveryStart = performance.now();
+    serverStarted = true;
+    await mustRun("pg_ctl start", join(options.pgBin, "pg_ctl"), ["-D", data, "-l", join(work, "postgres.log"), "-w", "-t", String(Math.ceil(options.timeoutMs / 1000)), "start"], asUser)
+      .catch(async (error: Error) => {
+        throw new DrillError(`${error.message}\n${await logTail(work)}`);
+      });
+    const sql = (text: string, db = "postgres"): Promise<string> => psql(options, work, port, text, db, asUser);
+    await waitForPromotion(sql, options.timeoutMs, work);
+    const recoverySeconds = (performance.now() - recoveryStart) / 1000;
+    const position = (await sql("select timeline_id || ' ' || pg_current_wal_lsn() from pg_control_checkpoint()")).split(" ");
+    say(`recovered and promoted in ${recoverySeconds.toFixed(1)} s (timeline ${position[0]}, LSN ${position[1]})`);
+
+    const amcheck = options.amcheck ? await runAmcheck(options, work, port, asUser) : "skipped";
+    say(`pg_amcheck: ${amcheck}`);
+    const queryResult = await sql(options.query);
+    if (options.expect !== undefined && queryResult !== options.expect) {
+      throw new DrillError(`query '${options.query}' returned '${queryResult}', expected '${options.expect}'`);
+    }
+    say(`query '${options.query}' -> ${queryResult}${options.expect !== undefined ? " (as expected)" : ""}`);
+    const totalSeconds = (performance.now() - started) / 1000;
+    say(`OK: recovery time ${totalSeconds.toFixed(1)} s (fetch ${fetchSeconds.toFixed(1)} s + replay ${recoverySeconds.toFixed(1)} s + checks)`);
+    ok = true;
+    return {
+      kind: options.kind, backup: options.backup, target: describeTarget(options.target), port,
+      fetchSeconds, recoverySeconds, totalSeconds, timeline: Number(position[0]), lsn: position[1] ?? "", amcheck, queryResult,
+    };
+  } finally {
+    if (serverStarted) await runProcess(join(options.pgBin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asUser).catch(() => undefined);
+    if (options.keep) log.info(`kept ${work}${ok ? "" : " for inspection"}`);
+    else await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** The storage settings pass through; nothing that could point at the production cluster does. */
+function drillEnv(work: string, options: DrillOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of ["PGDATA", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE"]) delete env[name];
+  if (!options.useLocalArchive) env.WALNATIVE_LOCAL_ARCHIVE = "";
+  env.WALNATIVE_RESTORE_LOG = join(work, "wal-restore.log");
+  env.WALNATIVE_ARCHIVE_LOG = "";
+  return env;
+}
+
+async function handOver(work: string, osUser: string): Promise<void> {
+  await chmod(work, 0o700);
+  const ids = await userIds(osUser);
+  if (ids) await chown(work, ids.uid, ids.gid);
+}
+
+/** uid and gid of the OS user when we are root (and must hand files over); undefined otherwise. */
+async function userIds(osUser: string): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const uid = await runProcess("id", ["-u", osUser], { env: process.env });
+  const gid = await runProcess("id", ["-g", osUser], { env: process.env });
+  if (uid.code !== 0 || gid.code !== 0) throw new DrillError(`OS user '${osUser}' does not exist`, "pass --os-user, the user PostgreSQL runs as");
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+async function isolate(work: string, data: string, port: number, osUser: string): Promise<void> {
+  const lines = Object.entries(isolation(work, port)).map(([name, value]) => `${name} = '${value.replaceAll("'", "''")}'`);
+  await appendFile(join(data, "postgresql.auto.conf"), `# wal-native drill: isolated from production\n${lines.join("\n")}\n`);
+  // Socket in a 0700 directory and no TCP: trust is safe here and spares the drill any passwords.
+  await writeFile(join(work, "pg_hba.conf"), "local all all trust\n");
+  await writeFile(join(work, "pg_ident.conf"), "");
+  const ids = await userIds(osUser);
+  for (const file of [join(data, "postgresql.auto.conf"), join(work, "pg_hba.conf"), join(work, "pg_ident.conf")]) {
+    if (ids) await chown(file, ids.uid, ids.gid);
+  }
+}
+
+async function psql(options: DrillOptions, work: string, port: number, sql: string, db: string, run: RunOptions): Promise<string> {
+  const result = await mustRun(`psql '${sql}'`, join(options.pgBin, "psql"), [
+    "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", work, "-p", String(port), "-U", options.dbUser, "-d", db, "-c", sql,
+  ], run);
+  return result.stdout.trim();
+}
+
+/** Recovery is over when the server has promoted (pg_is_in_recovery() false); a FATAL stops the server. */
+async function waitForPromotion(sql: (text: string) => Promise<string>, timeoutMs: number, work: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await sql("select pg_is_in_recovery()").catch(() => undefined);
+    if (state === "f") return;
+    if (Date.now() > deadline) throw new DrillError(`recovery did not finish within ${timeoutMs / 1000} s\n${await logTail(work)}`);
+    const log = await readFile(join(work, "postgres.log"), "utf8").catch(() => "");
+    if (/FATAL|PANIC/.test(log) && state === undefined) throw new DrillError(`recovery failed\n${await logTail(work)}`);
+    await sleep(200);
+  }
+}
+
+async function runAmcheck(options: DrillOptions, work: string, port: number, run: RunOptions): Promise<string> {
+  const result = await runProcess(join(options.pgBin, "pg_amcheck"), [
+    "-h", work, "-p", String(port), "-U", options.dbUser, "--all", "--install-missing", "--heapallindexed",
+  ], run);
+  if (result.code !== 0) {
+    throw new DrillError(`pg_amcheck found problems (exit ${result.code}):\n  ${`${result.stdout}${result.stderr}`.trim().split("\n").slice(0, 20).join("\n  ")}`);
+  }
+  return "no corruption found (all databases, heap and B-tree indexes)";
+}
+
+async function logTail(work: string): Promise<string> {
+  const text = await readFile(join(work, "postgres.log"), "utf8").catch(() => "(no server log)");
+  return `last lines of the drill server's log:\n  ${text.trim().split("\n").slice(-12).join("\n  ")}`;
+}
+
+export function describeTarget(target: readonly string[]): string {
+  return target.length === 0 ? "latest" : target.join(" ").replace(/^--target-/, "");
+}
