@@ -15,7 +15,7 @@ failed=0
 
 # --- apt packages: "package:probe" (probe is a command on PATH, a file, or dpkg:<name>) ---
 apt_missing=()
-for spec in postgresql-15:$PG_BIN/initdb lz4:lz4 zstd:zstd xz-utils:xz libbrotli-dev:dpkg:libbrotli-dev iproute2:ss; do
+for spec in postgresql-15:$PG_BIN/initdb lz4:lz4 zstd:zstd xz-utils:xz libbrotli-dev:dpkg:libbrotli-dev iproute2:ss time:/usr/bin/time; do
   pkg=${spec%%:*} probe=${spec#*:}
   case $probe in
     dpkg:*) dpkg-query -W -f='${Status}' "${probe#dpkg:}" 2>/dev/null | grep -q "ok installed" ;;

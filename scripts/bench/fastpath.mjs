@@ -1,0 +1,103 @@
+// Fast-path call cost: wall time of one process from start to exit, run as postgres like PostgreSQL
+// would, one after another (our own loop: hyperfine is not installed; the loop's spawn overhead is the
+// same for every row). Rows: bare `node -e 0`, `wal-archive --help`, `wal-restore --help`, a real
+// `wal-restore` served from the local archive, a `wal-archive` of a file an earlier call uploaded ahead,
+// and a `wal-restore` of a segment an earlier call's prefetch had time to fetch.
+import { copyFileSync, linkSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { prepareDataDir } from "./archive.mjs";
+import { killMarked } from "./lib/cleanup.mjs";
+import { s3Env } from "./lib/minio.mjs";
+import { check, chownTreeToPostgres, median, mkdirForPostgres, percentile, postgresEnv } from "./lib/proc.mjs";
+
+const WARMUP = 3;
+/** Calls after the one that starts upload-ahead or prefetch: within both tools' default windows. */
+const AHEAD = 8;
+
+/** Returns [{ key, label, medianMs, p90Ms, runs }]. */
+export async function fastPathRuns(ctx, data, { runs, endpoint, prefix, freshPrefix }) {
+  const root = mkdirForPostgres(join(ctx.workDir, "fastpath"));
+  const marker = `${ctx.runId}-fastpath`;
+  try {
+    const dataDir = join(root, "data");
+    prepareDataDir(data, dataDir, { ready: false });
+    const localArchive = mkdirForPostgres(join(root, "local-archive"), 0o700);
+    for (const name of data.segments) linkOrCopy(join(data.segmentsDir, name), join(localArchive, name));
+    chownTreeToPostgres(localArchive);
+    const env = postgresEnv({ ...ctx.markerEnv, WALNATIVE_BENCH_SCENARIO: marker, ...ctx.toolSettings,
+      ...s3Env(endpoint, prefix), WALG_COMPRESSION_METHOD: "lz4", PGDATA: dataDir }, ctx.toolsDir);
+    const segments = data.segments;
+    const results = [
+      await measure(ctx, { key: "node", label: "node -e 0", runs, cwd: dataDir, env, argv: () => [process.execPath, "-e", "0"] }),
+      await measure(ctx, { key: "archive-help", label: "wal-archive --help", runs, cwd: dataDir, env, argv: () => [ctx.tools.walArchive, "--help"] }),
+      await measure(ctx, { key: "restore-help", label: "wal-restore --help", runs, cwd: dataDir, env, argv: () => [ctx.tools.walRestore, "--help"] }),
+      await measure(ctx, {
+        key: "restore-local", label: "wal-restore, segment in the local archive", runs, cwd: dataDir,
+        env: { ...env, WALNATIVE_LOCAL_ARCHIVE: localArchive },
+        argv: (i) => [ctx.tools.walRestore, segments[i % segments.length], "pg_wal/RECOVERYXLOG"],
+      }),
+    ];
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
+    results.push(await uploadedAhead(ctx, data, join(root, "ahead"), { ...env, ...s3Env(endpoint, freshPrefix) }));
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
+    results.push(await prefetched(ctx, data, join(root, "prefetch"), env));
+    return results;
+  } finally {
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** wal-archive of segments 2..: the first call (untimed) may upload them ahead, as PostgreSQL's archiver would see. */
+async function uploadedAhead(ctx, data, root, env) {
+  const dataDir = join(mkdirForPostgres(root), "data");
+  prepareDataDir(data, dataDir);
+  const archive = async (name) => {
+    const result = await check(ctx.tools.walArchive, [`pg_wal/${name}`, name], { cwd: dataDir, env: { ...env, PGDATA: dataDir }, asPostgres: true });
+    const status = join(dataDir, "pg_wal", "archive_status");
+    renameSync(join(status, `${name}.ready`), join(status, `${name}.done`));
+    return result;
+  };
+  const [first, ...rest] = data.segments.slice(0, AHEAD + 1);
+  await archive(first);
+  await sleep(1000);
+  return timed(ctx, "archive-ahead", "wal-archive, file uploaded ahead by an earlier call", rest, archive);
+}
+
+/** wal-restore of segments 2..: after the first call (untimed) its prefetch gets 2 s to fetch ahead. */
+async function prefetched(ctx, data, root, env) {
+  const dataDir = join(mkdirForPostgres(root), "data");
+  prepareDataDir(data, dataDir, { segments: false });
+  const restore = (name) => check(ctx.tools.walRestore, [name, "pg_wal/RECOVERYXLOG"], { cwd: dataDir, env: { ...env, PGDATA: dataDir }, asPostgres: true });
+  const [first, ...rest] = data.segments.slice(0, AHEAD + 1);
+  await restore(first);
+  await sleep(2000);
+  return timed(ctx, "restore-prefetched", "wal-restore, segment prefetched by an earlier call", rest, restore);
+}
+
+async function timed(ctx, key, label, names, call) {
+  ctx.say(`fast path: ${label} (${names.length} runs)`);
+  const times = [];
+  for (const name of names) times.push((await call(name)).ms);
+  return { key, label, medianMs: median(times), p90Ms: percentile(times, 90), runs: times.length, times: times.map(Math.round) };
+}
+
+async function measure(ctx, { key, label, runs, cwd, env, argv }) {
+  ctx.say(`fast path: ${label} (${runs} runs)`);
+  const times = [];
+  for (let i = 0; i < WARMUP + runs; i++) {
+    const [cmd, ...args] = argv(i);
+    const result = await check(cmd, args, { cwd, env, asPostgres: true, timeoutMs: 60_000 });
+    if (i >= WARMUP) times.push(result.ms);
+  }
+  return { key, label, medianMs: median(times), p90Ms: percentile(times, 90), runs, times: times.map(Math.round) };
+}
+
+function linkOrCopy(from, to) {
+  try {
+    linkSync(from, to);
+  } catch {
+    copyFileSync(from, to);
+  }
+}

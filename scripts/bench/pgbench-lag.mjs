@@ -1,0 +1,66 @@
+// Archiver lag under full write speed: `pgbench -i -s <scale>` on a fresh cluster whose archive_command
+// is the tool under test (MinIO, lz4). Every 100 ms the number of archive_status/*.ready files (segments
+// complete but not yet archived) is sampled; the report gives the maximum, pgbench's duration and how
+// long the archiver needed afterwards to drain the backlog.
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { killMarked } from "./lib/cleanup.mjs";
+import { s3Env } from "./lib/minio.mjs";
+import { clusterAt, configure, freePort, initdb, isRunning, pgbench, psql, start, stop } from "./lib/pg.mjs";
+import { mkdirForPostgres, postgresEnv, TIME_BIN } from "./lib/proc.mjs";
+import { readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+
+/** tool: "ours" | "wal-g". Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb }. */
+export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
+  const root = mkdirForPostgres(join(ctx.workDir, `pgbench-${tool}`));
+  const cluster = clusterAt(root, await freePort());
+  const scenarioEnv = { WALNATIVE_BENCH_SCENARIO: `${ctx.runId}-pgbench-${tool}` };
+  const callsFile = join(root, "calls.time");
+  const command = tool === "ours" ? `${ctx.tools.walArchive} %p %f` : `${ctx.tools.walg} wal-push %p`;
+  try {
+    await initdb(cluster);
+    configure(cluster, {
+      wal_level: "replica", archive_mode: "on", shared_buffers: "128MB",
+      archive_command: `${TIME_BIN} -f '%%e %%M' -a -o ${callsFile} ${command}`,
+    });
+    const env = postgresEnv({
+      ...ctx.markerEnv, ...scenarioEnv, ...ctx.toolSettings, ...s3Env(endpoint, prefix), WALG_COMPRESSION_METHOD: "lz4",
+    }, ctx.toolsDir);
+    await start(cluster, env);
+    const status = join(cluster.data, "pg_wal", "archive_status");
+    const readyCount = () => readdirSync(status).filter((f) => f.endsWith(".ready")).length;
+    let maxReady = 0;
+    const poll = setInterval(() => { maxReady = Math.max(maxReady, readyCount()); }, 100);
+    const sampler = sampleMarked(scenarioEnv);
+    const started = performance.now();
+    let pgbenchMs;
+    let drainMs;
+    try {
+      await pgbench(cluster, ["-i", "-q", "-s", String(scale), "postgres"]);
+      pgbenchMs = performance.now() - started;
+      await psql(cluster, "select pg_switch_wal()");
+      drainMs = await drain(readyCount, started + pgbenchMs);
+    } finally {
+      clearInterval(poll);
+    }
+    const helperRssKb = sampler.stop();
+    const [archived, failed] = (await psql(cluster, "select archived_count, failed_count from pg_stat_archiver")).split("|").map(Number);
+    const calls = readWrapperFile(readFileSync(callsFile, "utf8"));
+    return { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)) };
+  } finally {
+    if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** Waits until no .ready file is left; returns the ms since `since`. */
+async function drain(readyCount, since, timeoutMs = 15 * 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (readyCount() > 0) {
+    if (Date.now() > deadline) throw new Error(`archiver still ${readyCount()} files behind after ${timeoutMs / 1000} s`);
+    await sleep(100);
+  }
+  return performance.now() - since;
+}

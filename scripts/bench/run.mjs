@@ -1,0 +1,130 @@
+// npm run bench: wal-native against wal-g on the same machine, segments and MinIO: archiving N real
+// segments as PostgreSQL's archiver does, real recoveries through them (with the `cp` floor), both on
+// loopback and at 20 ms round trip, per-call cost of the fast paths, peak RSS, and archiver lag under
+// pgbench -i. Writes bench-out/RESULTS.md, results.json and bench.png. See scripts/bench/README.md.
+import { archiveRun } from "./archive.mjs";
+import { ensureSegments } from "./data.mjs";
+import { fastPathRuns } from "./fastpath.mjs";
+import { runCleanup } from "./lib/cleanup.mjs";
+import { startMinio } from "./lib/minio.mjs";
+import { build, machine, makeWorkDir, parseArgs, preflight, removeStaleRuns, startProxy, USAGE } from "./lib/setup.mjs";
+import { prepareTools } from "./lib/tools.mjs";
+import { pgbenchLag } from "./pgbench-lag.mjs";
+import { writeReport } from "./report.mjs";
+import { prepareCpArchive, restoreRun } from "./restore.mjs";
+import { join } from "node:path";
+
+const ONE_WAY_MS = 10;
+// The SDK's Node 20 deprecation notice would be printed in the middle of the progress lines.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+const began = performance.now();
+const say = (message) => console.log(`[bench +${((performance.now() - began) / 1000).toFixed(1)}s] ${message}`);
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts.help) return console.log(USAGE);
+  preflight();
+  removeStaleRuns(say);
+  if (opts.build) await build(say);
+  const { dir: workDir, runId } = makeWorkDir(opts.keep, say);
+  const ctx = {
+    runId, workDir, cacheDir: opts.cache, toolsDir: join(workDir, "tools"), say,
+    markerEnv: { WALNATIVE_BENCH_RUN: runId },
+    // Equal concurrency for both tools; our local archive and log files off (wal-g has neither).
+    toolSettings: {
+      WALG_UPLOAD_CONCURRENCY: "16", WALG_DOWNLOAD_CONCURRENCY: "10",
+      WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "",
+    },
+  };
+  say(`run ${runId}: N = ${opts.segments}${opts.quick ? " (quick)" : ""}, work dir ${workDir}`);
+  ctx.tools = await prepareTools(ctx.toolsDir, ctx.cacheDir);
+  say(`wal-g: ${ctx.tools.walgVersion}; daemon mode: ${ctx.tools.daemonClient ? "yes" : `no (${ctx.tools.daemonNote})`}`);
+  const data = await ensureSegments(ctx, opts.segments);
+  const minio = await startMinio(join(workDir, "minio"), ctx.markerEnv);
+  say(`minio at ${minio.endpoint}`);
+  const networks = [{ net: "loopback", endpoint: minio.endpoint }];
+  if (opts.latency) {
+    const proxy = await startProxy(minio.port, ONE_WAY_MS, ctx.markerEnv);
+    networks.push({ net: "rtt20", endpoint: proxy.endpoint });
+    say(`delay proxy (${2 * ONE_WAY_MS} ms round trip) at ${proxy.endpoint}`);
+  }
+  const results = {
+    date: new Date().toISOString(), machine: machine(), n: opts.segments, quick: opts.quick,
+    walg: ctx.tools.walgVersion, daemonNote: ctx.tools.daemonNote, settings: ctx.toolSettings,
+    dataSource: data.manifest.source, archive: [], restore: [], fastPath: [], pgbench: [], errors: [],
+  };
+  const tools = ["wal-g", "ours", ...(ctx.tools.daemonClient ? ["wal-g daemon"] : [])];
+  const prefixes = {};
+  for (const { net, endpoint } of networks) {
+    for (const codec of net === "loopback" ? ["lz4", "brotli"] : ["lz4"]) {
+      for (const tool of tools) {
+        const key = `${net}-${codec}-${tool.replace(" ", "-")}`;
+        const prefix = `${runId}/${key}`;
+        const row = await attempt(results, `archive ${key}`, () => archiveRun(ctx, data, { key, tool, codec, endpoint, prefix }));
+        results.archive.push({ net, codec, tool, ...row });
+        if (codec === "lz4" && !row.error) prefixes[`${net}-${tool}`] = prefix;
+      }
+    }
+  }
+  const cpDir = prepareCpArchive(ctx, data);
+  for (const { net, endpoint } of networks) {
+    for (const tool of [...(net === "loopback" ? ["cp"] : []), ...tools]) {
+      const key = `${net}-${tool.replace(" ", "-")}`;
+      const prefix = prefixes[`${net}-${tool}`];
+      if (tool !== "cp" && !prefix) {
+        results.restore.push({ net, tool, error: "skipped: its archive run failed" });
+        continue;
+      }
+      results.restore.push({ net, tool, ...await attempt(results, `restore ${key}`, () => restoreRun(ctx, data, { key, tool, endpoint, prefix, cpDir })) });
+    }
+  }
+  const fast = await attempt(results, "fast path", () => fastPathRuns(ctx, data, {
+    runs: opts.quick ? 10 : 30, endpoint: minio.endpoint, prefix: prefixes["loopback-ours"] ?? `${runId}/fastpath`,
+    freshPrefix: `${runId}/fastpath-ahead`,
+  }));
+  results.fastPath = Array.isArray(fast) ? fast : [{ key: "all", label: "fast path", ...fast }];
+  if (opts.pgbench) {
+    for (const tool of ["ours", "wal-g"]) {
+      const prefix = `${runId}/pgbench-${tool}`;
+      results.pgbench.push({ tool, scale: opts.pgbenchScale,
+        ...await attempt(results, `pgbench -i -s ${opts.pgbenchScale} with ${tool}`, () => pgbenchLag(ctx, { tool, endpoint: minio.endpoint, prefix, scale: opts.pgbenchScale })) });
+    }
+  }
+  const written = await writeReport(results, opts.out, say);
+  say(`done in ${((performance.now() - began) / 1000).toFixed(0)} s: ${written.join(", ")}`);
+  return results.errors.length === 0 ? 0 : 1;
+}
+
+/** Runs one scenario; a failure is recorded (and shown in the table) instead of ending the whole run. */
+async function attempt(results, label, scenario) {
+  say(`${label} ...`);
+  try {
+    const row = await scenario();
+    say(`${label}: ${summary(row)}`);
+    return row;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    say(`${label} FAILED: ${message}`);
+    results.errors.push({ scenario: label, message });
+    return { error: message.split("\n")[0] };
+  }
+}
+
+function summary(row) {
+  if (Array.isArray(row)) return row.map((r) => `${r.label} ${r.medianMs.toFixed(1)} ms`).join("; ");
+  const parts = [];
+  if (row.wallMs !== undefined) parts.push(`${(row.wallMs / 1000).toFixed(2)} s`);
+  if (row.callMs?.median !== undefined) parts.push(`median call ${row.callMs.median.toFixed(0)} ms`);
+  if (row.maxReady !== undefined) parts.push(`max .ready ${row.maxReady}, pgbench ${(row.pgbenchMs / 1000).toFixed(1)} s`);
+  if (row.peakRssKb !== undefined) parts.push(`peak RSS ${(row.peakRssKb / 1024).toFixed(0)} MB`);
+  return parts.join(", ");
+}
+
+main().then((code) => {
+  runCleanup();
+  process.exitCode = code;
+}, (error) => {
+  console.error(`[bench] ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  runCleanup();
+  process.exitCode = 1;
+});
