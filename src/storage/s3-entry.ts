@@ -38,7 +38,9 @@ export function createS3Client(location: S3Location): S3Client {
         : undefined,
     requestHandler: new NodeHttpHandler({
       connectionTimeout: Math.min(location.requestTimeoutMs, 5000),
-      requestTimeout: location.requestTimeoutMs,
+      // Inactivity on the socket, also while a response body streams: smithy's requestTimeout only
+      // covers the wait for headers and by default merely logs a warning, so a stalled GET hung forever.
+      socketTimeout: location.requestTimeoutMs,
       httpAgent: new HttpAgent({ keepAlive: true }),
       httpsAgent: new HttpsAgent({ keepAlive: true, ca }),
     }),

@@ -38,6 +38,8 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
     WALNATIVE_LOCAL_ARCHIVE: "",
     WALNATIVE_ARCHIVE_LOG: "",
     WALNATIVE_RESTORE_LOG: "",
+    // No prefetch worker: it would add requests to the proxy's counts and outlive the test's directory.
+    WALG_DOWNLOAD_CONCURRENCY: "1",
     ...extra,
   };
 }
