@@ -1,5 +1,5 @@
 // The local fast-recovery archive: plain uncompressed WAL files, written atomically, read first on restore.
-import { copyFile, mkdir, open, rename, stat, unlink } from "node:fs/promises";
+import { chmod, copyFile, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { syncDirectory } from "../storage/fs.js";
 
@@ -17,6 +17,8 @@ export class LocalArchive {
     const temp = `${final}.${process.pid}.tmp`;
     try {
       await copyFile(sourcePath, temp);
+      // copyFile keeps the source's mode (0640 with group access to pg_wal); WAL copies stay private.
+      await chmod(temp, 0o600);
       await fsyncFile(temp);
       await rename(temp, final);
       await syncDirectory(this.dir);

@@ -74,7 +74,7 @@ export async function pruneIfDue(dir: string, storage: Storage, env: Env, log: L
     const last = await stat(stamp).then((info) => info.mtime.getTime(), () => 0);
     if (Date.now() - last < AUTO_PRUNE_INTERVAL_MS) return undefined;
     // Stamp first: concurrent archivers (upload-ahead) must not all prune at once.
-    await writeFile(stamp, "").then(() => utimes(stamp, new Date(), new Date()));
+    await writeFile(stamp, "", { mode: 0o600 }).then(() => utimes(stamp, new Date(), new Date()));
     const result = await pruneLocalArchive(dir, storage, retentionLimits(env));
     if (result.removed.length) log.info(`pruned ${describePrune(result)}`);
     if (result.notInStorage.length) log.warn(`kept ${result.notInStorage.length} local WAL files due for pruning that storage does not hold yet`);
