@@ -101,7 +101,7 @@ describe("wal-native check", () => {
 
   it("is critical (exit 2) when there is no backup at all", async () => {
     const run = await check(["--no-postgres"], minioEnv(uniquePrefix("ops-check-none")));
-    expect(run.code).toBe(2);
+    expect(run.code, run.stdout + run.stderr).toBe(2);
     expect(run.stdout).toMatch(/critical +backups +no backups in s3:\/\//);
     expect(run.stdout).not.toContain("archiver");
   });
