@@ -107,7 +107,7 @@ export async function runDrill(options: DrillOptions, log: Logger, say: (line: s
     ok = true;
     return {
       kind: options.kind, backup: options.backup, target: describeTarget(options.target), port,
-      fetchSeconds, recoverySeconds, totalSeconds, timeline: Number(position[0]), lsn: position[1] ?? "", amcheck, queryResult,
+      fetchSeconds: ms(fetchSeconds), recoverySeconds: ms(recoverySeconds), totalSeconds: ms(totalSeconds), timeline: Number(position[0]), lsn: position[1] ?? "", amcheck, queryResult,
     };
   } finally {
     if (serverStarted) await runProcess(join(options.pgBin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asUser).catch(() => undefined);
@@ -186,6 +186,11 @@ async function runAmcheck(options: DrillOptions, work: string, port: number, run
 async function logTail(work: string): Promise<string> {
   const text = await readFile(join(work, "postgres.log"), "utf8").catch(() => "(no server log)");
   return `last lines of the drill server's log:\n  ${text.trim().split("\n").slice(-12).join("\n  ")}`;
+}
+
+/** Seconds rounded to milliseconds, for the JSON report. */
+function ms(seconds: number): number {
+  return Math.round(seconds * 1000) / 1000;
 }
 
 export function describeTarget(target: readonly string[]): string {

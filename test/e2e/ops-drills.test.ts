@@ -77,6 +77,7 @@ describe("restore drills", () => {
   it("test-restore.sh restores the newest backup and all WAL, checks it, reports the time and cleans up", async () => {
     const run = await script("test-restore.sh", ["--walg", walg, "--work-dir", drills, "--query", "select count(*) from t", "--expect", "2000"]);
     expect(run.code, run.stdout + run.stderr).toBe(0);
+    console.log(run.stdout.trim()); // the measured times, for the CI log
     expect(run.stdout).toMatch(/^restore drill: base_[0-9A-F]{24} \(latest\) into .*wal-native-drill-/m);
     expect(run.stdout).toMatch(/^recovered and promoted in \d+\.\d s \(timeline 2, LSN [0-9A-F]+\/[0-9A-F]+\)$/m);
     expect(run.stdout).toContain("pg_amcheck: no corruption found");
@@ -100,6 +101,7 @@ describe("restore drills", () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(run.stderr).toMatch(/^1 backup in s3:\/\/.+:\n {2}base_[0-9A-F]{24} {2}\d{4}-/m);
     const report = JSON.parse(run.stdout);
+    console.log(`dr drill: ${JSON.stringify(report)}`);
     expect(report).toMatchObject({ kind: "dr", target: "latest", timeline: 2, queryResult: "3" });
     expect(report.totalSeconds).toBeGreaterThan(0);
     expect(report.totalSeconds).toBeGreaterThanOrEqual(report.fetchSeconds + report.recoverySeconds);
