@@ -24,6 +24,6 @@ if (!handleInfoFlags(invocation)) {
     await archiveWalFile(path, name, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
     // Keep the local archive within WALNATIVE_LOCAL_ARCHIVE_MAX_MB/_MAX_AGE_HOURS (at most every 5 minutes; never fails the push).
     const localDir = config().localArchiveDir;
-    if (localDir) await (await import("../command/cache-prune.js")).pruneIfDue(localDir, await (storage ??= openStorage(config())), process.env, log);
+    if (localDir) await (await import("../command/cache-prune.js")).pruneIfDue(localDir, () => (storage ??= openStorage(config())), process.env, log);
   });
 }

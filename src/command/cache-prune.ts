@@ -68,18 +68,21 @@ export async function pruneLocalArchive(
 }
 
 /** After a push: prune when the last run is older than AUTO_PRUNE_INTERVAL_MS. Never fails the push. */
-export async function pruneIfDue(dir: string, storage: Storage, env: Env, log: Logger): Promise<PruneResult | undefined> {
+export async function pruneIfDue(dir: string, storage: () => Promise<Storage>, env: Env, log: Logger): Promise<PruneResult | undefined> {
   const stamp = join(dir, STAMP);
   try {
     const last = await stat(stamp).then((info) => info.mtime.getTime(), () => 0);
     if (Date.now() - last < AUTO_PRUNE_INTERVAL_MS) return undefined;
     // Stamp first: concurrent archivers (upload-ahead) must not all prune at once.
     await writeFile(stamp, "", { mode: 0o600 }).then(() => utimes(stamp, new Date(), new Date()));
-    const result = await pruneLocalArchive(dir, storage, retentionLimits(env));
+    // Storage is opened only now: most pushes end at the stamp check above (the S3 SDK costs ~0.1 s to load).
+    const result = await pruneLocalArchive(dir, await storage(), retentionLimits(env));
     if (result.removed.length) log.info(`pruned ${describePrune(result)}`);
     if (result.notInStorage.length) log.warn(`kept ${result.notInStorage.length} local WAL files due for pruning that storage does not hold yet`);
     return result;
   } catch (error) {
+    // No local archive directory (yet): nothing to prune; the push already warned if it could not make one.
+    if ((error as { code?: string }).code === "ENOENT") return undefined;
     log.warn(`could not prune the local archive ${dir}: ${(error as Error).message}`);
     return undefined;
   }

@@ -80,10 +80,10 @@ describe("retention settings and automatic pruning", () => {
   it("prunes after a push at most once per interval", async () => {
     const { dir, storage } = await setup([{ n: 1, hoursOld: 1 }, { n: 2, hoursOld: 1 }]);
     const env = { WALNATIVE_LOCAL_ARCHIVE_MAX_MB: "1" };
-    expect((await pruneIfDue(dir, storage, env, silentLogger))?.removed).toHaveLength(1);
+    expect((await pruneIfDue(dir, async () => storage, env, silentLogger))?.removed).toHaveLength(1);
     await writeFile(join(dir, "000000010000000000000009"), Buffer.alloc(MiB));
     await storage.write("wal_005/000000010000000000000009.lz4", Readable.from([Buffer.from("x")]));
-    expect(await pruneIfDue(dir, storage, env, silentLogger)).toBeUndefined();
+    expect(await pruneIfDue(dir, async () => storage, env, silentLogger)).toBeUndefined();
     expect(await readdir(dir)).toContain("000000010000000000000002");
   });
 });
