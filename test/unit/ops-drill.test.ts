@@ -1,0 +1,47 @@
+// Argument rules of the operations commands and the drill's small helpers.
+import { describe, expect, it } from "vitest";
+import { parsePgTimestamp } from "../../src/ops/drill-backup.js";
+import { describeTarget } from "../../src/ops/drill.js";
+import { command as drill } from "../../src/cli/commands/drill.js";
+import { command as check } from "../../src/cli/commands/check.js";
+import { command as walVerify } from "../../src/cli/commands/wal-verify.js";
+import { command as backupList } from "../../src/cli/commands/backup-list.js";
+import { command as cache } from "../../src/cli/commands/cache.js";
+
+describe("drill helpers", () => {
+  it("reads PostgreSQL-style and ISO timestamps", () => {
+    expect(parsePgTimestamp("2024-01-08 14:30:00+00")).toBe(Date.parse("2024-01-08T14:30:00Z"));
+    expect(parsePgTimestamp("2024-01-08 14:30:00.25+0200")).toBe(Date.parse("2024-01-08T12:30:00.250Z"));
+    expect(parsePgTimestamp("2024-01-08T14:30:00Z")).toBe(Date.parse("2024-01-08T14:30:00Z"));
+    expect(parsePgTimestamp("yesterday")).toBeUndefined();
+  });
+
+  it("describes the target for the report", () => {
+    expect(describeTarget([])).toBe("latest");
+    expect(describeTarget(["--target-time", "2024-01-08 14:30:00+00"])).toBe("time 2024-01-08 14:30:00+00");
+  });
+});
+
+describe("argument checks", () => {
+  it("drill: a kind, and a target only (and exactly one) for pitr", () => {
+    expect(drill.checkArgs?.(["restore"])).toBeUndefined();
+    expect(drill.checkArgs?.(["pitr", "--target-name", "before"])).toBeUndefined();
+    expect(drill.checkArgs?.([])).toBe("expected 1 argument, got 0");
+    expect(drill.checkArgs?.(["rehearse"])).toBe("unknown drill 'rehearse' (restore, pitr or dr)");
+    expect(drill.checkArgs?.(["pitr"])).toMatch(/^a pitr drill needs exactly one of/);
+    expect(drill.checkArgs?.(["pitr", "--target-name", "a", "--target-xid", "5"])).toMatch(/^a pitr drill needs exactly one of/);
+    expect(drill.checkArgs?.(["dr", "--target-time", "x"])).toBe("a dr drill restores to the end of the archive; use 'drill pitr' for a target");
+  });
+
+  it("check, wal-verify, backup-list, cache", () => {
+    expect(check.checkArgs?.(["--json", "--max-backup-age", "2d"])).toBeUndefined();
+    expect(check.checkArgs?.(["--json", "--prometheus"])).toBe("--json and --prometheus exclude each other");
+    expect(check.checkArgs?.(["extra"])).toBe("expected 0 arguments, got 1");
+    expect(walVerify.checkArgs?.(["integrity", "--json"])).toBeUndefined();
+    expect(walVerify.checkArgs?.(["everything"])).toBe("unknown check 'everything' (integrity or timeline)");
+    expect(walVerify.checkArgs?.(["--lsn", "0/1"])).toBe("--timeline and --lsn go together");
+    expect(backupList.checkArgs?.(["--pretty"])).toBe("--pretty needs --json");
+    expect(cache.checkArgs?.(["prune", "--all"])).toBeUndefined();
+    expect(cache.checkArgs?.(["purge"])).toBe("unknown cache command 'purge' (prune)");
+  });
+});
