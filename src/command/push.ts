@@ -4,7 +4,7 @@ import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { PassThrough } from "node:stream";
 import type { Config } from "../config.js";
-import { ConflictError, CorruptDataError, LocalFileError, ExitCode } from "../errors.js";
+import { ConflictError, CorruptDataError, LocalFileError, ExitCode, WalNativeError } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
 import { loadCodec } from "../compress/codec.js";
 import { type WalFileName, parseWalFileName } from "../wal/file-name.js";
@@ -60,14 +60,17 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const metadata: Record<string, string> = { [META_SHA256]: source.sha256 };
   if (source.systemId !== undefined) metadata[META_SYSTEM_ID] = source.systemId.toString();
   const compressed = new PassThrough();
+  const writing = storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size });
   let stored: ObjectInfo;
   try {
-    [stored] = await Promise.all([
-      storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size }),
-      pipeline(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), codec.compress(), compressed),
-    ]);
-  } catch (error) {
+    [stored] = await Promise.all([writing, pipeline(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), codec.compress(), compressed)]);
+  } catch (caught) {
     compressed.destroy();
+    // A store failing mid-stream (ENOSPC) also breaks the compressing pipeline, whose raw error can arrive first.
+    const error = await writing.then(
+      () => caught,
+      (writeError: unknown) => (writeError instanceof WalNativeError || writeError instanceof ObjectExistsError ? writeError : caught),
+    );
     if (!(error instanceof ObjectExistsError)) throw error;
     // Another push won the conditional write between our check and our upload.
     const info = await storage.stat(error.key);
