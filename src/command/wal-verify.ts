@@ -78,7 +78,8 @@ export function walVerifyText(result: WalVerifyResult, checks: readonly string[]
   const integrity = [
     `[wal-verify] integrity check status: ${result.integrity.status}\n`,
     "[wal-verify] integrity check details:\n",
-    prettyTable(["TLI", "Start", "End", "Segments count", "Status"], rows, [true, false, false, true, false]),
+    // go-pretty right-aligns numeric values, and the status is an int enum in wal-g (ScannedSegmentStatus).
+    prettyTable(["TLI", "Start", "End", "Segments count", "Status"], rows, [true, false, false, true, true]),
   ];
   const timeline = [
     `[wal-verify] timeline check status: ${result.timeline.status}\n`,

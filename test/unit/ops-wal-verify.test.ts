@@ -57,7 +57,7 @@ describe("walVerify", () => {
       [seg(1, 9), 10, "FOUND"],
       [seg(1, 19), 2, "MISSING_UPLOADING"],
     ]);
-    expect(walVerifyText(result)).toContain(`|   1 | ${seg(1, 8)} | ${seg(1, 8)} |              1 | MISSING_LOST      |`);
+    expect(walVerifyText(result)).toContain(`|   1 | ${seg(1, 8)} | ${seg(1, 8)} |              1 |      MISSING_LOST |`);
   });
 
   it("follows a timeline switch from the .history file and ignores a permanent backup", async () => {
