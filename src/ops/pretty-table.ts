@@ -5,7 +5,8 @@ export function prettyTable(header: readonly string[], rows: readonly (readonly 
   const head = header.map((cell) => cell.toUpperCase());
   const widths = head.map((cell, i) => Math.max(cell.length, ...rows.map((row) => (row[i] ?? "").length)));
   const rule = `+${widths.map((width) => "-".repeat(width + 2)).join("+")}+`;
-  const line = (cells: readonly string[], align: boolean): string =>
-    `| ${cells.map((cell, i) => (align && rightAlign[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0))).join(" | ")} |`;
-  return [rule, line(head, false), rule, ...rows.map((row) => line(row, true)), ...(rows.length ? [rule] : []), ""].join("\n");
+  // The header follows its column's alignment, as go-pretty does.
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, i) => (rightAlign[i] ? cell.padStart(widths[i] ?? 0) : cell.padEnd(widths[i] ?? 0))).join(" | ")} |`;
+  return [rule, line(head), rule, ...rows.map(line), ...(rows.length ? [rule] : []), ""].join("\n");
 }
