@@ -28,16 +28,17 @@ export async function fastPathRuns(ctx, data, { runs, endpoint, prefix, freshPre
     const env = postgresEnv({ ...ctx.markerEnv, WALNATIVE_BENCH_SCENARIO: marker, ...ctx.toolSettings,
       ...s3Env(endpoint, prefix), WALG_COMPRESSION_METHOD: "lz4", PGDATA: dataDir }, ctx.toolsDir);
     const segments = data.segments;
-    const results = [
-      await measure(ctx, { key: "node", label: "node -e 0", runs, cwd: dataDir, env, argv: () => [process.execPath, "-e", "0"] }),
-      await measure(ctx, { key: "archive-help", label: "wal-archive --help", runs, cwd: dataDir, env, argv: () => [ctx.tools.walArchive, "--help"] }),
-      await measure(ctx, { key: "restore-help", label: "wal-restore --help", runs, cwd: dataDir, env, argv: () => [ctx.tools.walRestore, "--help"] }),
-      await measure(ctx, {
-        key: "restore-local", label: "wal-restore, segment in the local archive", runs, cwd: dataDir,
-        env: { ...env, WALNATIVE_LOCAL_ARCHIVE: localArchive },
-        argv: (i) => [ctx.tools.walRestore, segments[i % segments.length], "pg_wal/RECOVERYXLOG"],
-      }),
-    ];
+    // Interleaved, so that bursts of other load on the machine hit every row alike.
+    const results = await interleaved(ctx, runs, dataDir, env, [
+      { key: "node", label: "node -e 0", argv: () => [process.execPath, "-e", "0"] },
+      { key: "archive-help", label: "wal-archive --help", argv: () => [ctx.tools.walArchive, "--help"] },
+      { key: "restore-help", label: "wal-restore --help", argv: () => [ctx.tools.walRestore, "--help"] },
+    ]);
+    // Alone: a served segment may start a prefetch worker that would disturb the other rows.
+    results.push(...await interleaved(ctx, runs, dataDir, { ...env, WALNATIVE_LOCAL_ARCHIVE: localArchive }, [{
+      key: "restore-local", label: "wal-restore, segment in the local archive",
+      argv: (i) => [ctx.tools.walRestore, segments[i % segments.length], "pg_wal/RECOVERYXLOG"],
+    }]));
     killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
     results.push(await uploadedAhead(ctx, data, join(root, "ahead"), { ...env, ...s3Env(endpoint, freshPrefix) }));
     killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
@@ -80,18 +81,25 @@ async function timed(ctx, key, label, names, call) {
   ctx.say(`fast path: ${label} (${names.length} runs)`);
   const times = [];
   for (const name of names) times.push((await call(name)).ms);
-  return { key, label, medianMs: median(times), p90Ms: percentile(times, 90), runs: times.length, times: times.map(Math.round) };
+  return row(key, label, times);
 }
 
-async function measure(ctx, { key, label, runs, cwd, env, argv }) {
-  ctx.say(`fast path: ${label} (${runs} runs)`);
-  const times = [];
+/** `runs` rounds (after warm-ups) of one call per row, in turn. */
+async function interleaved(ctx, runs, cwd, env, rows) {
+  ctx.say(`fast path: ${rows.map((r) => r.label).join(", ")} (${runs} runs each, interleaved)`);
+  const times = rows.map(() => []);
   for (let i = 0; i < WARMUP + runs; i++) {
-    const [cmd, ...args] = argv(i);
-    const result = await check(cmd, args, { cwd, env, asPostgres: true, timeoutMs: 60_000 });
-    if (i >= WARMUP) times.push(result.ms);
+    for (const [index, { argv }] of rows.entries()) {
+      const [cmd, ...args] = argv(i);
+      const result = await check(cmd, args, { cwd, env, asPostgres: true, timeoutMs: 60_000 });
+      if (i >= WARMUP) times[index].push(result.ms);
+    }
   }
-  return { key, label, medianMs: median(times), p90Ms: percentile(times, 90), runs, times: times.map(Math.round) };
+  return rows.map(({ key, label }, index) => row(key, label, times[index]));
+}
+
+function row(key, label, times) {
+  return { key, label, medianMs: median(times), p90Ms: percentile(times, 90), minMs: Math.min(...times), runs: times.length, times: times.map(Math.round) };
 }
 
 function linkOrCopy(from, to) {

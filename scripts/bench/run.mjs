@@ -2,7 +2,6 @@
 // segments as PostgreSQL's archiver does, real recoveries through them (with the `cp` floor), both on
 // loopback and at 20 ms round trip, per-call cost of the fast paths, peak RSS, and archiver lag under
 // pgbench -i. Writes bench-out/RESULTS.md, results.json and bench.png. See scripts/bench/README.md.
-import { archiveRun } from "./archive.mjs";
 import { ensureSegments } from "./data.mjs";
 import { fastPathRuns } from "./fastpath.mjs";
 import { runCleanup } from "./lib/cleanup.mjs";
@@ -11,7 +10,7 @@ import { build, machine, makeWorkDir, parseArgs, preflight, removeStaleRuns, sta
 import { prepareTools } from "./lib/tools.mjs";
 import { pgbenchLag } from "./pgbench-lag.mjs";
 import { writeReport } from "./report.mjs";
-import { prepareCpArchive, restoreRun } from "./restore.mjs";
+import { archiveMatrix, restoreMatrix } from "./scenarios.mjs";
 import { join } from "node:path";
 
 const ONE_WAY_MS = 10;
@@ -36,7 +35,7 @@ async function main() {
       WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "",
     },
   };
-  say(`run ${runId}: N = ${opts.segments}${opts.quick ? " (quick)" : ""}, work dir ${workDir}`);
+  say(`run ${runId}: N = ${opts.segments}, ${opts.repeat} run(s) per cell${opts.quick ? " (quick)" : ""}, work dir ${workDir}`);
   ctx.tools = await prepareTools(ctx.toolsDir, ctx.cacheDir);
   say(`wal-g: ${ctx.tools.walgVersion}; daemon mode: ${ctx.tools.daemonClient ? "yes" : `no (${ctx.tools.daemonNote})`}`);
   const data = await ensureSegments(ctx, opts.segments);
@@ -54,32 +53,13 @@ async function main() {
     dataSource: data.manifest.source, archive: [], restore: [], fastPath: [], pgbench: [], errors: [],
   };
   const tools = ["wal-g", "ours", ...(ctx.tools.daemonClient ? ["wal-g daemon"] : [])];
-  const prefixes = {};
-  for (const { net, endpoint } of networks) {
-    for (const codec of net === "loopback" ? ["lz4", "brotli"] : ["lz4"]) {
-      for (const tool of tools) {
-        const key = `${net}-${codec}-${tool.replace(" ", "-")}`;
-        const prefix = `${runId}/${key}`;
-        const row = await attempt(results, `archive ${key}`, () => archiveRun(ctx, data, { key, tool, codec, endpoint, prefix }));
-        results.archive.push({ net, codec, tool, ...row });
-        if (codec === "lz4" && !row.error) prefixes[`${net}-${tool}`] = prefix;
-      }
-    }
-  }
-  const cpDir = prepareCpArchive(ctx, data);
-  for (const { net, endpoint } of networks) {
-    for (const tool of [...(net === "loopback" ? ["cp"] : []), ...tools]) {
-      const key = `${net}-${tool.replace(" ", "-")}`;
-      const prefix = prefixes[`${net}-${tool}`];
-      if (tool !== "cp" && !prefix) {
-        results.restore.push({ net, tool, error: "skipped: its archive run failed" });
-        continue;
-      }
-      results.restore.push({ net, tool, ...await attempt(results, `restore ${key}`, () => restoreRun(ctx, data, { key, tool, endpoint, prefix, cpDir })) });
-    }
-  }
+  const matrix = { networks, tools, repeat: opts.repeat, attempt: (label, scenario) => attempt(results, label, scenario) };
+  results.repeat = opts.repeat;
+  results.archive = await archiveMatrix(ctx, data, matrix);
+  results.restore = await restoreMatrix(ctx, data, { ...matrix, archiveRows: results.archive });
+  const oursPrefix = results.archive.find((row) => row.net === "loopback" && row.codec === "lz4" && row.tool === "ours")?.prefix;
   const fast = await attempt(results, "fast path", () => fastPathRuns(ctx, data, {
-    runs: opts.quick ? 10 : 30, endpoint: minio.endpoint, prefix: prefixes["loopback-ours"] ?? `${runId}/fastpath`,
+    runs: opts.quick ? 10 : 30, endpoint: minio.endpoint, prefix: oursPrefix ?? `${runId}/fastpath`,
     freshPrefix: `${runId}/fastpath-ahead`,
   }));
   results.fastPath = Array.isArray(fast) ? fast : [{ key: "all", label: "fast path", ...fast }];

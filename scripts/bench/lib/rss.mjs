@@ -51,8 +51,12 @@ export function sampleMarked(markerEnv, intervalMs = 250) {
   };
 }
 
-/** "node /x/dist/wal-restore.cjs 0000… pg_wal/RECOVERYXLOG" -> "node wal-restore.cjs"; wal-g keeps its verb. */
+/**
+ * "node /x/dist/wal-restore.cjs 0000… pg_wal/RECOVERYXLOG" -> "node wal-restore.cjs"; wal-g keeps its verb
+ * ("wal-g wal-prefetch"); long options stay, so a worker ("node wal-restore.cjs --prefetch-worker") is told
+ * apart from the calls.
+ */
 function commandKey(cmdline) {
-  const words = cmdline.slice(0, 2).map((arg) => basename(arg));
-  return words.filter((w) => !/^[0-9A-F]{24}/.test(w) && !w.startsWith("-")).join(" ");
+  const words = cmdline.slice(0, 2).map((arg) => basename(arg)).filter((w) => !/^[0-9A-F]{24}/.test(w) && !w.startsWith("-"));
+  return [...words, ...cmdline.slice(1).filter((arg) => /^--[a-z]/.test(arg))].join(" ");
 }

@@ -9,8 +9,9 @@ import { killMarked, onCleanup } from "./cleanup.mjs";
 import { PG_BIN, REPO_ROOT, check, ensureTraversable, mkdirForPostgres, postgresIds, TIME_BIN } from "./proc.mjs";
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick            N = 8, no latency scenario, no pgbench -s 100 (development and smoke test)
+  --quick            N = 8, one run per cell, no latency scenario, no pgbench -s 100 (development, smoke test)
   --segments N       number of 16 MiB segments (default 64)
+  --repeat K         runs per archive/restore cell, median reported (default 3)
   --no-latency       skip the 20 ms round-trip scenario
   --no-pgbench       skip the pgbench -i archiver-lag scenario
   --pgbench-scale S  scale for that scenario (default 100)
@@ -21,7 +22,7 @@ export const USAGE = `usage: npm run bench -- [options]
 
 export function parseArgs(argv) {
   const opts = {
-    quick: false, segments: 64, latency: true, pgbench: true, pgbenchScale: 100, build: true,
+    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true,
     out: join(REPO_ROOT, "bench-out"), keep: false,
     cache: process.env.WALNATIVE_BENCH_CACHE || join(homedir(), ".cache", "wal-native-bench"),
   };
@@ -31,8 +32,9 @@ export function parseArgs(argv) {
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
-    if (flag === "--quick") Object.assign(opts, { quick: true, segments: 8, latency: false, pgbench: false });
+    if (flag === "--quick") Object.assign(opts, { quick: true, segments: 8, repeat: 1, latency: false, pgbench: false });
     else if (flag === "--segments") opts.segments = positive(value(i++, flag), flag);
+    else if (flag === "--repeat") opts.repeat = positive(value(i++, flag), flag);
     else if (flag === "--no-latency") opts.latency = false;
     else if (flag === "--no-pgbench") opts.pgbench = false;
     else if (flag === "--pgbench-scale") opts.pgbenchScale = positive(value(i++, flag), flag);
@@ -99,6 +101,9 @@ export function makeWorkDir(keep, say) {
     if (keep) say(`kept ${dir}`);
     else rmSync(dir, { recursive: true, force: true });
   });
+  // Runs before the removal (last in, first out) and after everything registered later: catches
+  // detached helpers (prefetch workers) that an interrupted scenario had no chance to wait for.
+  onCleanup("stop leftover processes", () => killMarked(`WALNATIVE_BENCH_RUN=${runId}`, 0));
   return { dir, runId };
 }
 
