@@ -1,6 +1,7 @@
 // Helpers for the fault suite: run the built commands with a clean environment and a deadline,
 // and touch stored objects directly (keeping their metadata) to damage them.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { cpSync, mkdirSync, readdirSync } from "node:fs";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,7 +11,34 @@ import {
 } from "@aws-sdk/client-s3";
 import { minioInfo } from "../support/minio.js";
 import { s3ClientFor } from "../support/minio-server.js";
-import { REPO_BIN } from "../support/paths.js";
+import { REPO_BIN, REPO_ROOT } from "../support/paths.js";
+
+/**
+ * A private copy of bin/ and dist/ for this test file: other engineers rebuild dist/ while the suite runs,
+ * and a node process that loads a half-written bundle fails with "Unexpected end of input". The copy
+ * lives under the repository (gitignored .cache/) so the bundles still find node_modules.
+ */
+export const BIN = snapshotCommands();
+
+function snapshotCommands(): string {
+  const root = join(REPO_ROOT, ".cache", `faults-${process.pid}-${Date.now().toString(36)}`);
+  for (let attempt = 1; ; attempt++) {
+    mkdirSync(root, { recursive: true, mode: 0o755 });
+    cpSync(REPO_BIN, join(root, "bin"), { recursive: true });
+    cpSync(join(REPO_ROOT, "dist"), join(root, "dist"), { recursive: true });
+    try {
+      for (const file of readdirSync(join(root, "dist"))) execFileSync(process.execPath, ["--check", join(root, "dist", file)], { stdio: "pipe" });
+      return join(root, "bin");
+    } catch (error) {
+      if (attempt >= 20) throw new Error(`dist/ does not hold complete bundles (run npm run build): ${String(error)}`);
+      execFileSync("sleep", ["1"]);
+    }
+  }
+}
+
+afterAll(async () => {
+  await rm(join(BIN, ".."), { recursive: true, force: true });
+});
 
 export interface ToolResult {
   readonly code: number;
@@ -32,7 +60,7 @@ export interface RunOptions {
 /** Environment with nothing inherited: no local archive and no log files unless the test sets them. */
 export function baseEnv(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    PATH: `${REPO_BIN}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
+    PATH: `${BIN}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
     HOME: process.env["HOME"] ?? "/root",
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     WALNATIVE_LOCAL_ARCHIVE: "",
@@ -47,7 +75,7 @@ export function baseEnv(extra: Record<string, string> = {}): Record<string, stri
 /** Runs bin/<command> (or an absolute path) as the current user and collects its output. */
 export async function runTool(command: string, args: string[], options: RunOptions = {}): Promise<ToolResult> {
   const started = performance.now();
-  const path = command.startsWith("/") ? command : join(REPO_BIN, command);
+  const path = command.startsWith("/") ? command : join(BIN, command);
   const child = spawn(path, args, { cwd: options.cwd, env: options.env ?? baseEnv(), stdio: ["ignore", "pipe", "pipe"] });
   if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let stdout = "";
