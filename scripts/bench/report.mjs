@@ -153,8 +153,11 @@ const ROW_NOTES = `## What each row measures
   archive_status/<name>.ready. For each segment in order, one process runs as postgres with cwd = the data
   dir and PGDATA set: \`wal-g wal-push pg_wal/<f>\`, \`wal-archive pg_wal/<f> <f>\`, or
   \`walg-daemon-client <socket> wal-push <f>\` (a \`wal-g daemon\` started beforehand); after exit 0 the .ready
-  is renamed to .done, as PostgreSQL's archiver does. *wall s*: first start to last exit. *call ms*: each
-  process start to exit. Each run writes to a fresh prefix of the same MinIO; all N objects are checked.
+  is renamed to .done, as PostgreSQL's archiver does. The "wal-g daemon" rows use our own small C client
+  (scripts/bench/lib/walg-daemon-client.c, built with \`cc -O2\`) since wal-g's release build ships none; it
+  sends the same bytes as wal-g's Go client (one request, one reply byte per connection), so those rows
+  measure the daemon with a C-sized client start rather than a Go one. *wall s*: first start to last exit.
+  *call ms*: each process start to exit. Each run writes to a fresh prefix of the same MinIO; all N objects are checked.
 - **Restore**: a fresh copy of the base backup (taken just before the pgbench load that wrote the N
   segments) with recovery.signal and restore_command = \`cp <dir>/%f %p\` (the floor), \`wal-g wal-fetch %f %p\`,
   \`wal-restore %f %p\` or \`walg-daemon-client <socket> wal-fetch %f %p\`, reading the lz4 objects that the same

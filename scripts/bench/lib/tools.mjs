@@ -1,16 +1,14 @@
-// The commands under test: our bin/ launchers, wal-g, and walg-daemon-client (built once from the local
-// wal-g mirror when Go is present; wal-g's release build does not include it). Binaries are copied into a
-// postgres-readable tools dir because $HOME/go/bin sits under /root (mode 0700).
-import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync, chmodSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+// The commands under test: our bin/ launchers, wal-g, and walg-daemon-client (our own C client for wal-g's
+// daemon socket, lib/walg-daemon-client.c, compiled once with cc; wal-g's release build does not ship one).
+// Binaries are copied into a postgres-readable tools dir because $HOME/go/bin sits under /root (mode 0700).
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, chmodSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { REPO_BIN, run } from "./proc.mjs";
 
-const WALG_TAG = "v3.0.9";
-const MIRROR = "/work/.mirror/wal-g+wal-g/repo";
-const CLIENT_SOURCES = ["cmd/daemonclient/main.go", "internal/daemon/client.go", "internal/daemon/common.go",
-  "internal/databases/postgres/constants/constants.go"];
+const CLIENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), "walg-daemon-client.c");
 
 export function findWalg() {
   for (const candidate of [process.env.WALG_BINARY, join(homedir(), "go", "bin", "wal-g"), "/usr/local/bin/wal-g"]) {
@@ -41,7 +39,7 @@ export async function prepareTools(toolsDir, cacheDir) {
     return tools;
   }
   try {
-    const built = await buildDaemonClient(cacheDir);
+    const built = await compileDaemonClient(cacheDir);
     tools.daemonClient = join(toolsDir, "walg-daemon-client");
     copyFileSync(built, tools.daemonClient);
     chmodSync(tools.daemonClient, 0o755);
@@ -51,27 +49,18 @@ export async function prepareTools(toolsDir, cacheDir) {
   return tools;
 }
 
-/** go build of wal-g's cmd/daemonclient (stdlib only) from the mirror's v3.0.9 tree; cached. */
-async function buildDaemonClient(cacheDir) {
-  const out = join(cacheDir, `walg-daemon-client-${WALG_TAG}`);
+/** cc -O2 of lib/walg-daemon-client.c into the cache, keyed by the source's hash so edits rebuild it. */
+async function compileDaemonClient(cacheDir) {
+  const source = readFileSync(CLIENT_SOURCE);
+  const hash = createHash("sha256").update(source).digest("hex").slice(0, 12);
+  const out = join(cacheDir, `walg-daemon-client-c-${hash}`);
   if (existsSync(out)) return out;
-  const go = [process.env.GO_BINARY, "/usr/local/go/bin/go", "/usr/bin/go"].find((p) => p && existsSync(p));
-  if (!go) throw new Error("go not found");
-  if (!existsSync(MIRROR)) throw new Error(`wal-g source mirror ${MIRROR} not found`);
-  const src = join(tmpdir(), `walg-daemon-client-src-${process.pid}`);
-  try {
-    for (const file of CLIENT_SOURCES) {
-      mkdirSync(join(src, file, ".."), { recursive: true });
-      writeFileSync(join(src, file), execFileSync("git", ["-C", MIRROR, "show", `${WALG_TAG}:${file}`]));
-    }
-    writeFileSync(join(src, "go.mod"), "module github.com/wal-g/wal-g\n\ngo 1.21\n");
-    mkdirSync(cacheDir, { recursive: true });
-    const result = await run(go, ["build", "-o", out, "./cmd/daemonclient"], {
-      cwd: src, env: { ...process.env, GOPROXY: "off", GOFLAGS: "-mod=mod", CGO_ENABLED: "0" },
-    });
-    if (result.code !== 0) throw new Error(`go build failed: ${result.stderr.trim()}`);
-    return out;
-  } finally {
-    rmSync(src, { recursive: true, force: true });
-  }
+  const cc = [process.env.CC, "/usr/bin/cc", "/usr/bin/gcc"].find((p) => p && existsSync(p));
+  if (!cc) throw new Error("no C compiler (cc) found");
+  mkdirSync(cacheDir, { recursive: true });
+  const tmp = `${out}.${process.pid}.tmp`;
+  const result = await run(cc, ["-O2", "-Wall", "-o", tmp, CLIENT_SOURCE]);
+  if (result.code !== 0) throw new Error(`cc failed: ${result.stderr.trim()}`);
+  renameSync(tmp, out);
+  return out;
 }
