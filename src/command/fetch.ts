@@ -9,7 +9,7 @@ import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
 import { type Expectation, downloadVerified, fromLocalArchive } from "./restore-file.js";
-import { notePrefetchPosition, takePrefetched } from "./prefetch.js";
+import { notePrefetchPosition, startPrefetchWorker, takePrefetched } from "./prefetch.js";
 
 export interface FetchContext {
   readonly config: Config;
@@ -35,6 +35,7 @@ export async function fetchWalFile(name: string, destination: string, context: F
     log.info(`restored ${name} from prefetch (${elapsed()})`);
     return "prefetch";
   }
+  if (file.kind === "segment") await startPrefetchWorker(walDir, config).catch(() => undefined);
   const expect: Expectation = { file, systemId: await readClusterSystemId(context.dataDir ?? ".") };
   let source: FetchSource = "local archive";
   let bytes = config.localArchiveDir ? await fromLocalArchive(config.localArchiveDir, destination, expect, log) : undefined;

@@ -25,14 +25,50 @@ export function prefetchDir(walDir: string): string {
   return join(walDir, STATE_DIR, "prefetch");
 }
 
-/** Moves a prefetched segment onto the destination; false when there is none. */
+/** How long a call waits for a segment the worker is downloading before fetching it itself. */
+const IN_FLIGHT_STALL_MS = 200;
+const IN_FLIGHT_MAX_WAIT_MS = 5_000;
+
+/**
+ * Moves a prefetched segment onto the destination; false when there is none. When the worker is
+ * downloading it right now (its temporary file grows), waits for it rather than downloading it a
+ * second time, but not for a download that has stalled.
+ */
 export async function takePrefetched(walDir: string, name: string, destination: string): Promise<boolean> {
-  try {
-    await rename(join(prefetchDir(walDir), name), destination);
-    return true;
-  } catch {
-    return false;
+  const dir = prefetchDir(walDir);
+  const started = Date.now();
+  let lastSize = -1;
+  let lastGrowth = Date.now();
+  for (;;) {
+    try {
+      await rename(join(dir, name), destination);
+      return true;
+    } catch {
+      // not published (yet)
+    }
+    const size = await inFlightSize(dir, name);
+    if (size === undefined || Date.now() - started > IN_FLIGHT_MAX_WAIT_MS) return false;
+    if (size !== lastSize) [lastSize, lastGrowth] = [size, Date.now()];
+    else if (Date.now() - lastGrowth > IN_FLIGHT_STALL_MS) return false;
+    await sleep(5);
   }
+}
+
+/** Size of the worker's temporary file for this segment (restore-file.ts names it .<name>.<random>.tmp). */
+async function inFlightSize(dir: string, name: string): Promise<number | undefined> {
+  const entries = await readdir(dir).catch(() => [] as string[]);
+  const temp = entries.find((entry) => entry.startsWith(`.${name}.`) && entry.endsWith(".tmp"));
+  if (!temp) return undefined;
+  return (await stat(join(dir, temp)).catch(() => undefined))?.size;
+}
+
+/**
+ * Starts a worker, if none runs, while the requested segment is still being fetched: Node takes a
+ * while to start, and the worker only begins downloading once notePrefetchPosition() moves the
+ * cursor after the requested segment has been served.
+ */
+export async function startPrefetchWorker(walDir: string, config: Config): Promise<void> {
+  await ensureWorker(walDir, config, true);
 }
 
 /** Tells the worker where replay is ("<segment> <segment size>"); starts a worker if none runs. */
@@ -43,18 +79,33 @@ export async function notePrefetchPosition(walDir: string, name: string, segment
   const temp = join(dir, `cursor.${process.pid}`);
   await writeFile(temp, `${name} ${segmentSize}\n`, { mode: 0o600 });
   await rename(temp, join(dir, "cursor"));
-  if (await workerAlive(dir)) return;
-  const log = await open(join(dir, "worker.log"), "a", 0o600);
+  await ensureWorker(walDir, config, false);
+}
+
+/**
+ * The spawner writes the worker's pid file, so a worker that is still starting already counts as
+ * running; the worker exits unless the file names it. PostgreSQL calls restore_command one at a
+ * time, so two spawners never race for one pg_wal.
+ */
+async function ensureWorker(walDir: string, config: Config, freshCursor: boolean): Promise<void> {
+  const dir = prefetchDir(walDir);
   const entry = process.argv[1];
-  if (!entry) return;
-  const child = spawn(process.execPath, [entry, "--prefetch-worker", walDir], {
+  if (config.downloadConcurrency <= 1 || !entry) return;
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (await workerAlive(dir)) return;
+  // A cursor left by an earlier recovery must not send the new worker after old segments.
+  if (freshCursor) await unlink(join(dir, "cursor")).catch(() => undefined);
+  const log = await open(join(dir, "worker.log"), "a", 0o600);
+  // --expose-gc: the worker frees each segment's buffers as soon as it is published (peak RSS).
+  const child = spawn(process.execPath, ["--expose-gc", entry, "--prefetch-worker", walDir], {
     detached: true,
     stdio: ["ignore", log.fd, log.fd],
     cwd: process.cwd(),
     env: process.env,
   });
-  child.unref();
   await log.close();
+  child.unref();
+  if (child.pid !== undefined) await writeFile(join(dir, "worker.pid"), `${child.pid}\n`, { mode: 0o600 });
 }
 
 async function workerAlive(dir: string): Promise<boolean> {
@@ -85,7 +136,8 @@ export async function runPrefetchWorker(walDir: string, context: WorkerContext):
   try {
     await new Prefetcher(dir, context, await context.storage(), await readClusterSystemId(".")).run();
   } finally {
-    await unlink(join(dir, "worker.pid")).catch(() => undefined);
+    const owner = await readFile(join(dir, "worker.pid"), "utf8").catch(() => "");
+    if (owner.trim() === String(process.pid)) await unlink(join(dir, "worker.pid")).catch(() => undefined);
   }
 }
 
@@ -161,6 +213,7 @@ class Prefetcher {
       if (local === undefined) await downloadVerified(this.storage, destination, expect, compression);
       this.published.add(name);
       this.retryAfter.delete(name);
+      (globalThis as { gc?: () => void }).gc?.();
     } catch (error) {
       this.retryAfter.set(name, Date.now() + MISSING_RETRY_MS * (error instanceof NotFoundError ? 1 : 3));
       if (!(error instanceof NotFoundError)) this.context.log.warn(`prefetch of ${name} failed: ${(error as Error).message}`);
@@ -212,17 +265,13 @@ class Prefetcher {
   }
 }
 
-/** One worker per pg_wal: the pid file is created exclusively; a stale one (dead pid) is replaced. */
+/** The pid file written by the spawner names the one worker of this pg_wal. */
 async function acquireLock(dir: string): Promise<boolean> {
-  const path = join(dir, "worker.pid");
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      await writeFile(path, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
-      return true;
-    } catch {
-      if (await workerAlive(dir)) return false;
-      await unlink(path).catch(() => undefined);
-    }
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const owner = await readFile(join(dir, "worker.pid"), "utf8").catch(() => "");
+    if (owner.trim() === String(process.pid)) return true;
+    if (owner.trim() !== "") return false;
+    await sleep(10); // the spawner writes it right after spawn() returns
   }
   return false;
 }

@@ -1,5 +1,6 @@
 // archive_command: push one WAL file (checks, local copy, compress, upload, confirm).
 import { open } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { PassThrough } from "node:stream";
@@ -13,6 +14,7 @@ import { checkArchiveIdentity } from "../wal/identity.js";
 import { candidateKeys, codecOfKey, walKey } from "../wal/archive-keys.js";
 import { ObjectExistsError, type ObjectInfo, type Storage } from "../storage/storage.js";
 import { LocalArchive } from "../cache/local-archive.js";
+import { STATE_DIR } from "../cache/upload-records.js";
 import { Inspector, sha256Of } from "../io/streams.js";
 
 /** Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g". */
@@ -38,7 +40,8 @@ export interface PushResult {
 
 interface SourceFacts {
   readonly size: number;
-  readonly sha256: string;
+  /** SHA-256 of the file, read on first use only (a duplicate to compare, a multipart upload). */
+  readonly sha256: () => Promise<string>;
   readonly systemId?: bigint;
 }
 
@@ -48,7 +51,9 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const file = parseWalFileName(name, MIN_SEGMENT_SIZE);
   const source = await inspectSource(sourcePath, file);
   const storage = await context.storage();
-  if (source.systemId !== undefined) await checkArchiveIdentity(storage, source.systemId, config.localArchiveDir);
+  // Remembered beside the WAL file when there is no local archive: pg_wal/.wal-native/.
+  const identityCache = config.localArchiveDir ?? join(dirname(sourcePath), STATE_DIR);
+  if (source.systemId !== undefined) await checkArchiveIdentity(storage, source.systemId, identityCache);
 
   const protect = config.preventWalOverwrite || file.kind === "history";
   if (protect) {
@@ -57,20 +62,24 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   }
   const codec = await loadCodec(config.compression);
   const key = walKey(name, codec.name);
-  const metadata: Record<string, string> = { [META_SHA256]: source.sha256 };
-  if (source.systemId !== undefined) metadata[META_SYSTEM_ID] = source.systemId.toString();
+  // The checksum is computed while the file streams through, unless a multipart upload needs its
+  // metadata before the end of the body (objects larger than a part: rare for WAL).
+  const hashing = new Inspector();
+  const oneRequest = config.storage.kind === "file" || source.size * 1.01 + 1024 < config.storage.partSize;
+  const early = oneRequest ? undefined : await source.sha256();
+  const metadata = (): Record<string, string> => ({
+    [META_SHA256]: early ?? hashing.digest(),
+    ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }),
+  });
   const compressed = new PassThrough();
-  const writing = storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size });
   let stored: ObjectInfo;
   try {
-    [stored] = await Promise.all([writing, pipeline(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), codec.compress(), compressed)]);
-  } catch (caught) {
+    [stored] = await Promise.all([
+      storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size }),
+      pipeline(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), hashing, codec.compress(), compressed),
+    ]);
+  } catch (error) {
     compressed.destroy();
-    // A store failing mid-stream (ENOSPC) also breaks the compressing pipeline, whose raw error can arrive first.
-    const error = await writing.then(
-      () => caught,
-      (writeError: unknown) => (writeError instanceof WalNativeError || writeError instanceof ObjectExistsError ? writeError : caught),
-    );
     if (!(error instanceof ObjectExistsError)) throw error;
     // Another push won the conditional write between our check and our upload.
     const info = await storage.stat(error.key);
@@ -108,7 +117,8 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
   } finally {
     await handle.close();
   }
-  const { sha256 } = await sha256Of(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }));
+  let digest: Promise<string> | undefined;
+  const sha256 = () => (digest ??= sha256Of(createReadStream(sourcePath, { highWaterMark: 256 * 1024 })).then((result) => result.sha256));
   return { size, sha256, systemId };
 }
 
@@ -126,11 +136,11 @@ async function keepLocalCopy(sourcePath: string, name: string, config: Config, l
 async function sameContent(storage: Storage, name: string, found: ObjectInfo, source: SourceFacts): Promise<boolean> {
   const info = found.metadata ? found : ((await storage.stat(found.key)) ?? found);
   const recorded = info.metadata?.[META_SHA256];
-  if (recorded) return recorded === source.sha256;
+  if (recorded) return recorded === (await source.sha256());
   const codec = await loadCodec(codecOfKey(name, found.key));
   const archived = new Inspector();
   await pipeline(await storage.read(found.key), codec.decompress(), archived, new PassThrough().resume());
-  return archived.bytes === source.size && archived.digest() === source.sha256;
+  return archived.bytes === source.size && archived.digest() === (await source.sha256());
 }
 
 function reportDuplicate(equal: boolean, name: string, storage: Storage, log: Logger): PushResult {

@@ -17,15 +17,24 @@ export interface AheadOptions {
   readonly concurrency: number;
   /** Files per call: bounds how long one archive_command call can take. */
   readonly limit: number;
+  /** No new upload starts after this long: PostgreSQL marks nothing done while the call runs. */
+  readonly budgetMs?: number;
 }
+
+/**
+ * Long calls upload more per Node start but hold back PostgreSQL's bookkeeping (its .ready files
+ * pile up meanwhile); half a second keeps both in check.
+ */
+const DEFAULT_BUDGET_MS = 500;
 
 /** Uploads what it can; failures only cost PostgreSQL a normal push later, so they are logged, never thrown. */
 export async function uploadAhead(options: AheadOptions, context: PushContext): Promise<number> {
   if (options.concurrency < 1 || options.limit < 1) return 0;
   const queue = await readyFiles(options);
+  const deadline = Date.now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   let uploaded = 0;
   const worker = async (): Promise<void> => {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
+    for (let name = queue.shift(); name !== undefined && Date.now() < deadline; name = queue.shift()) {
       if (await uploadOne(name, options, context)) uploaded += 1;
     }
   };

@@ -28,8 +28,12 @@ export class Inspector extends Transform {
     return Buffer.concat(this.head);
   }
 
+  private hex: string | undefined;
+
+  /** The hex SHA-256 of everything that passed through; call it after the stream ended. */
   digest(): string {
-    return this.hash.digest("hex");
+    this.hex ??= this.hash.digest("hex");
+    return this.hex;
   }
 }
 

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { TransientStorageError } from "../errors.js";
 import type { S3Location } from "../config.js";
-import { type ObjectInfo, ObjectExistsError, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type WriteOptions, resolveMetadata } from "./storage.js";
 
 const PARTS_IN_FLIGHT = 2;
 
@@ -33,12 +33,13 @@ export async function writeObject(
 }
 
 function commonHeaders(location: S3Location, options: WriteOptions) {
+  const metadata = resolveMetadata(options);
   return {
     Bucket: location.bucket,
     StorageClass: location.storageClass as never,
     ServerSideEncryption: location.sse as never,
     SSEKMSKeyId: location.sseKmsId,
-    Metadata: options.metadata ? { ...options.metadata } : undefined,
+    Metadata: metadata ? { ...metadata } : undefined,
   };
 }
 

@@ -14,8 +14,15 @@ export interface OpenedObject {
   readonly body: Readable;
 }
 
+export type Metadata = Readonly<Record<string, string>>;
+
 export interface WriteOptions {
-  readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * A function is called once the body has been read far enough to send headers: after the whole
+   * body for a single PUT, so a checksum computed while streaming can go in; at the start of a
+   * multipart upload, where it must already be known.
+   */
+  readonly metadata?: Metadata | (() => Metadata);
   /** Fail with ObjectExistsError instead of replacing an existing object (S3 If-None-Match: *). */
   readonly ifAbsent?: boolean;
   /** Known length of the body, when the caller has it; lets small objects go in one PUT. */
@@ -53,3 +60,7 @@ export class ObjectExistsError extends Error {
 
 export const WAL_FOLDER = "wal_005/";
 export const BACKUP_FOLDER = "basebackups_005/";
+
+export function resolveMetadata(options: WriteOptions): Metadata | undefined {
+  return typeof options.metadata === "function" ? options.metadata() : options.metadata;
+}

@@ -1,7 +1,7 @@
 // Which cluster a segment belongs to: the system identifier in pg_control and the one the archive
 // was claimed by, so that two clusters never mix their WAL under one prefix.
-import { readFile, writeFile, rename } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, writeFile, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { ConflictError } from "../errors.js";
 import { ObjectExistsError, type Storage } from "../storage/storage.js";
@@ -78,6 +78,7 @@ async function writeCached(file: string, label: string, systemId: bigint): Promi
       // first entry
     }
     const temp = `${file}.${process.pid}.tmp`;
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     await writeFile(temp, [...lines, `${systemId} ${label}`].join("\n") + "\n", { mode: 0o600 });
     await rename(temp, file);
   } catch {

@@ -1,7 +1,14 @@
 // In-memory Storage for in-process command tests; honours ifAbsent like S3's If-None-Match.
 import { Readable } from "node:stream";
 import { NotFoundError } from "../../src/errors.js";
-import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteOptions } from "../../src/storage/storage.js";
+import {
+  type ObjectInfo,
+  ObjectExistsError,
+  type OpenedObject,
+  type Storage,
+  type WriteOptions,
+  resolveMetadata,
+} from "../../src/storage/storage.js";
 
 export class MemoryStorage implements Storage {
   readonly label = "memory://test/";
@@ -29,7 +36,7 @@ export class MemoryStorage implements Storage {
     if (options.ifAbsent && this.objects.has(key)) throw new ObjectExistsError(key);
     this.writes += 1;
     const stored = Buffer.concat(chunks);
-    this.objects.set(key, { body: stored, metadata: { ...(options.metadata ?? {}) } });
+    this.objects.set(key, { body: stored, metadata: { ...(resolveMetadata(options) ?? {}) } });
     return { key, size: stored.length };
   }
 
