@@ -1,6 +1,6 @@
 // restore_command: a prefetched segment, else the local archive, else storage (retried within a
 // bounded time); then the prefetch worker is told where replay is.
-import { dirname } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import type { Config } from "../config.js";
 import { CorruptDataError, isTransient } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
@@ -30,12 +30,15 @@ export async function fetchWalFile(name: string, destination: string, context: F
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
 
   // Published by the worker only after full verification.
-  if (file.kind === "segment" && (await takePrefetched(walDir, name, destination))) {
+  // Prefetch only serves PostgreSQL's own calls (%p in pg_wal), not a manual restore to /tmp.
+  const recovering = basename(resolve(walDir)) === "pg_wal";
+  if (recovering && file.kind === "segment" && (await takePrefetched(walDir, name, destination))) {
     await notePrefetchPosition(walDir, name, config.segmentSize, config).catch(() => undefined);
     log.info(`restored ${name} from prefetch (${elapsed()})`);
     return "prefetch";
   }
-  if (file.kind === "segment") await startPrefetchWorker(walDir, config).catch(() => undefined);
+  // The first call of a recovery (a history probe or a segment) starts the worker while it fetches.
+  if (recovering && file.kind !== "backup") await startPrefetchWorker(walDir, config).catch(() => undefined);
   const expect: Expectation = { file, systemId: await readClusterSystemId(context.dataDir ?? ".") };
   let source: FetchSource = "local archive";
   let bytes = config.localArchiveDir ? await fromLocalArchive(config.localArchiveDir, destination, expect, log) : undefined;
@@ -51,7 +54,7 @@ export async function fetchWalFile(name: string, destination: string, context: F
     });
   }
   log.info(`restored ${name} from ${source === "storage" ? (await context.storage()).label : "the local archive"} (${formatBytes(bytes)}, ${elapsed()})`);
-  if (file.kind === "segment") {
+  if (recovering && file.kind === "segment") {
     await notePrefetchPosition(walDir, name, bytes, config).catch((error: unknown) => log.debug(`prefetch not started: ${String(error)}`));
   }
   return source;

@@ -145,6 +145,8 @@ class Prefetcher {
   private readonly inFlight = new Set<string>();
   private readonly published = new Set<string>();
   private readonly retryAfter = new Map<string, number>();
+  /** Names storage said it does not hold (at the last try). */
+  private readonly missing = new Set<string>();
   private window: number;
   private cursor: Cursor | undefined;
   private segmentSize = DEFAULT_SEGMENT_SIZE;
@@ -187,16 +189,34 @@ class Prefetcher {
     }
   }
 
+  /**
+   * The next segments up to the window; where the archive ends, also the segment at the cursor
+   * again (PostgreSQL re-reads the last segment at the end of recovery) and the history files it
+   * probes before choosing a timeline, so that the end of a recovery costs no Node start either.
+   */
   private schedule(cursor: Cursor): void {
-    let name = cursor.segment;
-    for (let i = 0; i < this.window && this.inFlight.size < Math.min(this.window, MAX_PARALLEL); i += 1) {
-      name = name.next(cursor.segmentSize);
-      const text = name.toString();
-      const retry = this.retryAfter.get(text) ?? 0;
-      if (retry > Date.now()) return; // the archive ends here for now; nothing beyond it exists either
-      if (this.inFlight.has(text) || this.published.has(text)) continue;
-      this.inFlight.add(text);
-      void this.fetch(text).finally(() => this.inFlight.delete(text));
+    const names: string[] = [];
+    let segment = cursor.segment;
+    let archiveEnds = false;
+    for (let i = 0; i < this.window; i += 1) {
+      segment = segment.next(cursor.segmentSize);
+      const text = segment.toString();
+      if ((this.retryAfter.get(text) ?? 0) > Date.now()) {
+        archiveEnds = this.missing.has(text);
+        break; // nothing beyond a missing segment exists either
+      }
+      names.push(text);
+    }
+    if (archiveEnds) names.push(cursor.name);
+    const timeline = cursor.segment.timeline;
+    names.push(historyName(timeline + 1), historyName(timeline));
+    for (const name of names) {
+      if (this.inFlight.size >= Math.min(this.window, MAX_PARALLEL)) return;
+      if (this.inFlight.has(name) || (this.retryAfter.get(name) ?? 0) > Date.now()) continue;
+      // Taken by rename, so only the re-read and the history files (copied) need a look each time.
+      if (this.published.has(name) && name !== cursor.name && !name.endsWith(".history")) continue;
+      this.inFlight.add(name);
+      void this.fetch(name).finally(() => this.inFlight.delete(name));
     }
   }
 
@@ -212,21 +232,31 @@ class Prefetcher {
       const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log) : undefined;
       if (local === undefined) await downloadVerified(this.storage, destination, expect, compression);
       this.published.add(name);
-      this.retryAfter.delete(name);
+      this.missing.delete(name);
+      await unlink(`${destination}.missing`).catch(() => undefined);
       (globalThis as { gc?: () => void }).gc?.();
     } catch (error) {
-      this.retryAfter.set(name, Date.now() + MISSING_RETRY_MS * (error instanceof NotFoundError ? 1 : 3));
-      if (!(error instanceof NotFoundError)) this.context.log.warn(`prefetch of ${name} failed: ${(error as Error).message}`);
+      const absent = error instanceof NotFoundError;
+      this.retryAfter.set(name, Date.now() + MISSING_RETRY_MS * (absent ? 1 : 3));
+      if (absent) {
+        this.missing.add(name);
+        // Storage's answer, at most MISSING_RETRY_MS plus one request old: bin/wal-restore answers
+        // 74 from it while it is fresh (a few seconds), as if it had asked a moment earlier.
+        await writeFile(`${destination}.missing`, "", { mode: 0o600 });
+      } else {
+        this.context.log.warn(`prefetch of ${name} failed: ${(error as Error).message}`);
+      }
     }
   }
 
-  /** Segments at or behind replay, or of another timeline, will not be asked for again. */
+  /** Segments behind replay, or of another timeline, will not be asked for again. */
   private async cleanup(cursor: Cursor): Promise<void> {
     const position = cursor.segment.segmentNumber(cursor.segmentSize);
     for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
-      if (!isSegmentName(entry)) continue;
-      const segment = WalSegment.parse(entry, 1024 * 1024);
-      const behind = segment.timeline !== cursor.segment.timeline || segment.segmentNumber(cursor.segmentSize) <= position;
+      const name = entry.endsWith(".missing") ? entry.slice(0, -".missing".length) : entry;
+      if (!isSegmentName(name)) continue;
+      const segment = WalSegment.parse(name, 1024 * 1024);
+      const behind = segment.timeline !== cursor.segment.timeline || segment.segmentNumber(cursor.segmentSize) < position;
       if (behind) {
         await unlink(join(this.dir, entry)).catch(() => undefined);
         this.published.delete(entry);
@@ -236,7 +266,8 @@ class Prefetcher {
 
   private async removeAll(): Promise<void> {
     for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
-      if (isSegmentName(entry)) await unlink(join(this.dir, entry)).catch(() => undefined);
+      const name = entry.endsWith(".missing") ? entry.slice(0, -".missing".length) : entry;
+      if (isSegmentName(name) || name.endsWith(".history")) await unlink(join(this.dir, entry)).catch(() => undefined);
     }
   }
 
@@ -274,6 +305,10 @@ async function acquireLock(dir: string): Promise<boolean> {
     await sleep(10); // the spawner writes it right after spawn() returns
   }
   return false;
+}
+
+function historyName(timeline: number): string {
+  return `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
 }
 
 async function exists(path: string): Promise<boolean> {

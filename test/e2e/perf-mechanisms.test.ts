@@ -11,6 +11,16 @@ import { runBin } from "../support/run-command.js";
 
 const roots: string[] = [];
 afterAll(async () => {
+  // Prefetch workers outlive the calls that started them: stop them before removing their dirs.
+  for (const root of roots) {
+    const pidFile = join(root, "data", "pg_wal", ".wal-native", "prefetch", "worker.pid");
+    if (!existsSync(pidFile)) continue;
+    try {
+      process.kill(Number(readFileSync(pidFile, "utf8").trim()), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   await sleep(100);
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
@@ -226,7 +236,7 @@ describe("prefetch", () => {
       expect(result.bytes?.equals(contents.get(name) as Buffer)).toBe(true);
     }
     await sleep(200);
-    const left = readdirSync(join(dir.wal, ".wal-native", "prefetch")).filter((entry) => entry.startsWith("00000001"));
+    const left = readdirSync(join(dir.wal, ".wal-native", "prefetch")).filter((entry) => /^00000001[0-9A-F]{16}$/.test(entry));
     expect(left).toEqual([]);
   });
 
@@ -249,5 +259,27 @@ describe("prefetch", () => {
       }),
     );
     expect(results).toEqual([list.map(() => true), list.map(() => true)]);
+  });
+
+  it("answers 'not in the archive' from the worker's fresh look, and finds a segment archived since", async () => {
+    const source = scratch();
+    const list = names("000000010000000000000080", 3);
+    await archiveAll(source, [...stage(source, list.slice(0, 2)).keys()]);
+    const dir = restoreScratch(source);
+    expect((await restore(dir, list[0] as string)).code).toBe(0);
+    const late = list[2] as string;
+    await waitForFiles(join(dir.wal, ".wal-native", "prefetch"), [`${late}.missing`, "00000002.history.missing"]);
+    const absent = await restore(dir, late);
+    expect(absent.code).toBe(74);
+    expect(absent.stderr).toMatch(/not found in the archive \(checked by the prefetch worker/);
+    const history = await restore(dir, "00000002.history");
+    expect(history.code).toBe(74);
+    // The primary archives it now; the worker looks again within a second and publishes it.
+    const contents = stage(source, [late]);
+    await archiveAll(source, [late]);
+    await waitForFiles(join(dir.wal, ".wal-native", "prefetch"), [late]);
+    const found = await restore(dir, late);
+    expect(found.code, found.stderr).toBe(0);
+    expect(found.bytes?.equals(contents.get(late) as Buffer)).toBe(true);
   });
 });
