@@ -1,6 +1,7 @@
 // Appends one JSON line per fault scenario to test/faults/.results.jsonl; scripts/reliability-report.mjs renders it.
 import { appendFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
+import { expect } from "vitest";
 import { REPO_ROOT } from "../support/paths.js";
 
 export const RESULTS_FILE = process.env["WALNATIVE_FAULT_RESULTS"] ?? join(REPO_ROOT, "test", "faults", ".results.jsonl");
@@ -19,6 +20,8 @@ export interface ScenarioResult {
 
 /** Records a scenario's outcome; called after the assertions pass, so the report only shows proven results. */
 export function record(result: ScenarioResult): void {
-  const line = { ...result, at: new Date().toISOString() };
+  const state = expect.getState();
+  const file = state.testPath ? relative(REPO_ROOT, state.testPath) : undefined;
+  const line = { ...result, file, test: state.currentTestName, at: new Date().toISOString() };
   appendFileSync(RESULTS_FILE, `${JSON.stringify(line)}\n`);
 }
