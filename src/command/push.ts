@@ -16,6 +16,7 @@ import { ObjectExistsError, type ObjectInfo, type Storage } from "../storage/sto
 import { LocalArchive } from "../cache/local-archive.js";
 import { STATE_DIR } from "../cache/upload-records.js";
 import { Inspector, sha256Of } from "../io/streams.js";
+import { sameWalAsArchived } from "./same-wal.js";
 
 /** Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g". */
 export const META_SHA256 = "walnative-sha256";
@@ -43,6 +44,9 @@ interface SourceFacts {
   /** SHA-256 of the file, read on first use only (a duplicate to compare, a multipart upload). */
   readonly sha256: () => Promise<string>;
   readonly systemId?: bigint;
+  readonly path: string;
+  /** A segment's first LSN, from its header: the failover-duplicate rule parses its WAL records. */
+  readonly startLsn?: bigint;
 }
 
 export async function pushWalFile(sourcePath: string, name: string, context: PushContext): Promise<PushResult> {
@@ -102,6 +106,7 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
   });
   let size: number;
   let systemId: bigint | undefined;
+  let startLsn: bigint | undefined;
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw new LocalFileError(`'${sourcePath}' is not a regular file`, undefined, ExitCode.noInput);
@@ -113,13 +118,14 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
       const header = readSegmentHeader(page.subarray(0, bytesRead), file.name);
       checkSegmentHeader(header, file.segment, size, file.name);
       systemId = header.systemIdentifier;
+      if (file.kind === "segment") startLsn = header.pageAddress;
     }
   } finally {
     await handle.close();
   }
   let digest: Promise<string> | undefined;
   const sha256 = () => (digest ??= sha256Of(createReadStream(sourcePath, { highWaterMark: 256 * 1024 })).then((result) => result.sha256));
-  return { size, sha256, systemId };
+  return { size, sha256, systemId, path: sourcePath, startLsn };
 }
 
 async function keepLocalCopy(sourcePath: string, name: string, config: Config, log: Logger): Promise<void> {
@@ -133,23 +139,34 @@ async function keepLocalCopy(sourcePath: string, name: string, config: Config, l
 }
 
 /** Equal content: our checksum metadata when present, else a byte comparison (wal-g sets no metadata). */
-async function sameContent(storage: Storage, name: string, found: ObjectInfo, source: SourceFacts): Promise<boolean> {
+/**
+ * Equal content: our checksum metadata when present, else a byte comparison (wal-g sets no metadata). A segment
+ * that differs only after the end of its valid WAL (the same segment from a primary and a promoted standby) is
+ * "same-wal"; any difference inside the valid WAL stays a conflict.
+ */
+async function sameContent(storage: Storage, name: string, found: ObjectInfo, source: SourceFacts): Promise<boolean | "same-wal"> {
   const info = found.metadata ? found : ((await storage.stat(found.key)) ?? found);
   const recorded = info.metadata?.[META_SHA256];
-  if (recorded) return recorded === (await source.sha256());
-  const codec = await loadCodec(codecOfKey(name, found.key));
-  const archived = new Inspector();
-  await pipeline(await storage.read(found.key), codec.decompress(), archived, new PassThrough().resume());
-  return archived.bytes === source.size && archived.digest() === (await source.sha256());
+  if (recorded === (await source.sha256())) return true;
+  const codec = codecOfKey(name, found.key);
+  if (!recorded) {
+    const archived = new Inspector();
+    await pipeline(await storage.read(found.key), (await loadCodec(codec)).decompress(), archived, new PassThrough().resume());
+    if (archived.bytes === source.size && archived.digest() === (await source.sha256())) return true;
+  }
+  if (source.startLsn === undefined) return false;
+  return (await sameWalAsArchived(storage, found.key, codec, { path: source.path, size: source.size, startLsn: source.startLsn })) && "same-wal";
 }
 
-function reportDuplicate(equal: boolean, name: string, storage: Storage, log: Logger): PushResult {
+function reportDuplicate(equal: boolean | "same-wal", name: string, storage: Storage, log: Logger): PushResult {
   if (!equal) {
     throw new ConflictError(
       `${name} is already archived in ${storage.label} with different content; not overwriting`,
       "PostgreSQL keeps the file and retries; check whether another cluster archives to this prefix",
     );
   }
-  log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
+  if (equal === "same-wal") {
+    log.warn(`${name} is already archived in ${storage.label} with the same WAL (the copies differ only after its end, as after a failover); nothing to do`);
+  } else log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
   return { outcome: "already-archived", summary: "already archived" };
 }
