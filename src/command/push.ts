@@ -76,14 +76,21 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
     ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }),
   });
   const compressed = new PassThrough();
+  const writing = storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size });
   let stored: ObjectInfo;
   try {
     [stored] = await Promise.all([
-      storage.write(key, compressed, { metadata, ifAbsent: protect, sizeHint: source.size }),
+      writing,
       pipeline(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), hashing, codec.compress(), compressed),
     ]);
-  } catch (error) {
+  } catch (caught) {
     compressed.destroy();
+    // A store failing mid-stream (ENOSPC) also breaks the compressing pipeline, whose raw error can arrive
+    // first and would exit 1 ("a bug"); the store's typed error says what happened (exit 75).
+    const error = await writing.then(
+      () => caught,
+      (writeError: unknown) => (writeError instanceof WalNativeError || writeError instanceof ObjectExistsError ? writeError : caught),
+    );
     if (!(error instanceof ObjectExistsError)) throw error;
     // Another push won the conditional write between our check and our upload.
     const info = await storage.stat(error.key);
