@@ -29,6 +29,8 @@ export interface PushContext {
   readonly config: Config;
   readonly log: Logger;
   readonly storage: () => Promise<Storage>;
+  /** Names a listing just found in no form in the archive (upload-ahead); the conditional write still guards them. */
+  readonly knownAbsent?: ReadonlySet<string>;
 }
 
 export type PushOutcome = "pushed" | "already-archived";
@@ -60,7 +62,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   if (source.systemId !== undefined) await checkArchiveIdentity(storage, source.systemId, identityCache);
 
   const protect = config.preventWalOverwrite || file.kind === "history";
-  if (protect) {
+  if (protect && !context.knownAbsent?.has(name)) {
     const existing = await storage.statAll(candidateKeys(name).map((candidate) => candidate.key));
     if (existing[0]) return reportDuplicate(await sameContent(storage, name, existing[0], source), name, storage, log);
   }

@@ -4,7 +4,8 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Env } from "../config.js";
 import type { Logger } from "../log.js";
-import { parseWalFileName } from "../wal/file-name.js";
+import { isSegmentName, parseWalFileName } from "../wal/file-name.js";
+import { candidateKeys } from "../wal/archive-keys.js";
 import { readUploadRecord, writeUploadRecord } from "../cache/upload-records.js";
 import { type PushContext, pushWalFile } from "./push.js";
 
@@ -32,14 +33,29 @@ export async function uploadAhead(options: AheadOptions, context: PushContext): 
   if (options.concurrency < 1 || options.limit < 1) return 0;
   const queue = await readyFiles(options);
   const deadline = Date.now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
+  const knownAbsent = await absentInOneLook(queue, context).catch(() => new Set<string>());
   let uploaded = 0;
   const worker = async (): Promise<void> => {
     for (let name = queue.shift(); name !== undefined && Date.now() < deadline; name = queue.shift()) {
-      if (await uploadOne(name, options, context)) uploaded += 1;
+      if (await uploadOne(name, options, { ...context, knownAbsent })) uploaded += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, worker));
   return uploaded;
+}
+
+/**
+ * Which queued segments of one log are in no form in the archive, from a single listing (S3: one
+ * LIST of their common prefix) instead of one round trip per file. A conditional write still
+ * guards each upload against a push that lands in between.
+ */
+async function absentInOneLook(queue: readonly string[], context: PushContext): Promise<Set<string>> {
+  const log = queue[0]?.slice(0, 16);
+  const batch = queue.filter((name) => isSegmentName(name) && name.slice(0, 16) === log);
+  if (batch.length === 0) return new Set();
+  const storage = await context.storage();
+  const found = new Set((await storage.statAll(batch.flatMap((name) => candidateKeys(name).map((c) => c.key)))).map((info) => info.key));
+  return new Set(batch.filter((name) => !candidateKeys(name).some((candidate) => found.has(candidate.key))));
 }
 
 /** In PostgreSQL's own order (pgarch.c: timeline history files first, then the oldest WAL file). */
@@ -69,6 +85,9 @@ async function uploadOne(name: string, options: AheadOptions, context: PushConte
     const { summary } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
     await writeUploadRecord(options.walDir, name, path, options.env, summary);
     context.log.debug(`uploaded ${name} ahead (${summary})`);
+    // Each upload leaves megabytes of block buffers that V8 frees lazily (bin/wal-archive passes
+    // --expose-gc): collecting between files keeps a long call's peak RSS near one file's.
+    (globalThis as { gc?: () => void }).gc?.();
     return true;
   } catch (error) {
     context.log.warn(`upload ahead of ${name} failed (PostgreSQL will push it itself): ${(error as Error).message}`);
