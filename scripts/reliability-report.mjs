@@ -22,6 +22,20 @@ const TITLES = {
   10: "Fuzzing",
 };
 
+/** Known limits, kept here so the generated page states them next to the figures. */
+const NOTES = [
+  "Objects written by wal-g carry no SHA-256 metadata: for those, wal-restore detects damage through the codec's own " +
+    "checksum (lz4 frames, zstd, gzip) and the page-header check, but not a flipped payload bit in an uncompressed, " +
+    "brotli or LZMA object; PostgreSQL's per-record CRC then treats the damaged record as the end of WAL.",
+  "MinIO refuses the AbortIncompleteMultipartUpload lifecycle rule that `wal-native init` applies on S3; orphaned " +
+    "uploads from killed pushes stay until MinIO's own cleanup (MINIO_API_STALE_UPLOADS_EXPIRY, 24 h by default).",
+  "wal-g wal-fetch ran with WALG_S3_MAX_RETRIES=1; with wal-g's default, a manual wal-fetch against a closed port had " +
+    "not finished after 200 s (each file retries for minutes before the same exit 1).",
+  "Failover duplicates use real PostgreSQL 15 segments whose bytes after the end of valid WAL were changed; a real " +
+    "primary and promoted standby archiving one segment name with different tails was not built. Segments larger than " +
+    "64 MiB keep the plain byte comparison.",
+];
+
 let text;
 try {
   text = readFileSync(input, "utf8");
@@ -72,6 +86,7 @@ for (const [key, group] of groups) {
   }
   out.push("");
 }
+out.push("## Limits and notes (not measured by this run)", "", ...NOTES.map((note) => `- ${note}`), "");
 const missing = Object.keys(TITLES).filter((key) => !groups.has(Number(key)));
 if (missing.length > 0) {
   out.push("## Not covered in this run", "");
