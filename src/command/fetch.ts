@@ -2,14 +2,14 @@
 // bounded time); then the prefetch worker is told where replay is.
 import { basename, dirname, resolve } from "node:path";
 import type { Config } from "../config.js";
-import { CorruptDataError, isTransient } from "../errors.js";
+import { CorruptDataError, NotFoundError, isTransient } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
 import { parseWalFileName } from "../wal/file-name.js";
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
 import { type Expectation, downloadVerified, fromLocalArchive } from "./restore-file.js";
-import { notePrefetchPosition, startPrefetchWorker, takePrefetched } from "./prefetch.js";
+import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker, takePrefetched } from "./prefetch.js";
 
 export interface FetchContext {
   readonly config: Config;
@@ -38,20 +38,26 @@ export async function fetchWalFile(name: string, destination: string, context: F
     return "prefetch";
   }
   // The first call of a recovery (a history probe or a segment) starts the worker while it fetches.
-  if (recovering && file.kind !== "backup") await startPrefetchWorker(walDir, config).catch(() => undefined);
+  const early = recovering && file.kind !== "backup" ? await startPrefetchWorker(walDir, config).catch(() => undefined) : undefined;
   const expect: Expectation = { file, systemId: await readClusterSystemId(context.dataDir ?? ".") };
   let source: FetchSource = "local archive";
   let bytes = config.localArchiveDir ? await fromLocalArchive(config.localArchiveDir, destination, expect, log) : undefined;
   if (bytes === undefined) {
-    const storage = await context.storage();
     source = "storage";
-    bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression), {
-      deadlineMs: config.restoreRetryMs,
-      // A body cut short can decode as corrupt; one fresh download tells a bad transfer from a bad object.
-      retryable: (error, attempt) => isTransient(error) || (error instanceof CorruptDataError && attempt < 2),
-      onRetry: (error, attempt, delay) =>
-        log.warn(`attempt ${attempt} for ${name} failed, retrying in ${Math.round(delay)} ms: ${(error as Error).message}`),
-    });
+    try {
+      const storage = await context.storage();
+      bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression), {
+        deadlineMs: config.restoreRetryMs,
+        // A body cut short can decode as corrupt; one fresh download tells a bad transfer from a bad object.
+        retryable: (error, attempt) => isTransient(error) || (error instanceof CorruptDataError && attempt < 2),
+        onRetry: (error, attempt, delay) =>
+          log.warn(`attempt ${attempt} for ${name} failed, retrying in ${Math.round(delay)} ms: ${(error as Error).message}`),
+      });
+    } catch (error) {
+      // "Not in the archive" is routine (history probes); anything else aborts the recovery.
+      if (early && !(error instanceof NotFoundError)) await stopEarlyWorker(early);
+      throw error;
+    }
   }
   log.info(`restored ${name} from ${source === "storage" ? (await context.storage()).label : "the local archive"} (${formatBytes(bytes)}, ${elapsed()})`);
   if (recovering && file.kind === "segment") {

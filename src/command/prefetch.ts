@@ -2,7 +2,7 @@
 // replaying downloaded, verified and published by rename in pg_wal/.wal-native/prefetch/, where
 // wal-restore (or the sh launcher, before Node starts) takes them by rename.
 import { spawn } from "node:child_process";
-import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config.js";
@@ -67,8 +67,30 @@ async function inFlightSize(dir: string, name: string): Promise<number | undefin
  * while to start, and the worker only begins downloading once notePrefetchPosition() moves the
  * cursor after the requested segment has been served.
  */
-export async function startPrefetchWorker(walDir: string, config: Config): Promise<void> {
-  await ensureWorker(walDir, config, true);
+export async function startPrefetchWorker(walDir: string, config: Config): Promise<EarlyWorker | undefined> {
+  const pid = await ensureWorker(walDir, config, true);
+  return pid === undefined ? undefined : { pid, walDir };
+}
+
+export interface EarlyWorker {
+  readonly pid: number;
+  readonly walDir: string;
+}
+
+/**
+ * Undoes startPrefetchWorker() when the call that started it fails: PostgreSQL is about to abort
+ * the recovery, so nothing of ours should be left running or lying in pg_wal.
+ */
+export async function stopEarlyWorker(worker: EarlyWorker): Promise<void> {
+  try {
+    process.kill(worker.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  const dir = prefetchDir(worker.walDir);
+  for (const file of ["worker.pid", "worker.log", "cursor"]) await unlink(join(dir, file)).catch(() => undefined);
+  await rmdir(dir).catch(() => undefined);
+  await rmdir(join(worker.walDir, STATE_DIR)).catch(() => undefined);
 }
 
 /** Tells the worker where replay is ("<segment> <segment size>"); starts a worker if none runs. */
@@ -87,12 +109,12 @@ export async function notePrefetchPosition(walDir: string, name: string, segment
  * running; the worker exits unless the file names it. PostgreSQL calls restore_command one at a
  * time, so two spawners never race for one pg_wal.
  */
-async function ensureWorker(walDir: string, config: Config, freshCursor: boolean): Promise<void> {
+async function ensureWorker(walDir: string, config: Config, freshCursor: boolean): Promise<number | undefined> {
   const dir = prefetchDir(walDir);
   const entry = process.argv[1];
-  if (config.downloadConcurrency <= 1 || !entry) return;
+  if (config.downloadConcurrency <= 1 || !entry) return undefined;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (await workerAlive(dir)) return;
+  if (await workerAlive(dir)) return undefined;
   // A cursor left by an earlier recovery must not send the new worker after old segments.
   if (freshCursor) await unlink(join(dir, "cursor")).catch(() => undefined);
   const log = await open(join(dir, "worker.log"), "a", 0o600);
@@ -106,6 +128,7 @@ async function ensureWorker(walDir: string, config: Config, freshCursor: boolean
   await log.close();
   child.unref();
   if (child.pid !== undefined) await writeFile(join(dir, "worker.pid"), `${child.pid}\n`, { mode: 0o600 });
+  return child.pid;
 }
 
 async function workerAlive(dir: string): Promise<boolean> {

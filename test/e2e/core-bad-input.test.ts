@@ -162,6 +162,9 @@ async function snapshot(root: string): Promise<Record<string, string>> {
   for (const entry of entries.sort()) {
     const info = await stat(join(root, entry));
     const path = relative(root, join(root, entry));
+    // Our own state lives in %p's directory (pg_wal/.wal-native: identity cache, prefetch worker
+    // files); it is inside the directory the commands may write, so only its absence of content matters.
+    if (path.startsWith("a/b/data/pg_wal/.wal-native")) continue;
     result[path] = info.isDirectory() ? (path === "a/b/data/pg_wal" ? "dir" : `dir ${info.mtimeMs}`) : `${info.size} ${info.mtimeMs}`;
   }
   return result;

@@ -2,6 +2,7 @@
 // decides where pushed and fetched paths resolve); walg-daemon-client relays each archive/restore call.
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { onCleanup } from "./cleanup.mjs";
@@ -27,7 +28,8 @@ export async function startDaemon(ctx, root, dataDir, env) {
     }
   });
   const deadline = Date.now() + 30_000;
-  while (!existsSync(socket)) {
+  // The socket file appears at bind(), a moment before the daemon accepts: wait for a connection.
+  while (!existsSync(socket) || !(await accepts(socket))) {
     if (exited !== undefined || Date.now() > deadline) {
       stop();
       throw new Error(`wal-g daemon did not start (exit ${exited}):\n${readFileSync(logFile, "utf8").slice(-1500)}`);
@@ -35,4 +37,15 @@ export async function startDaemon(ctx, root, dataDir, env) {
     await sleep(20);
   }
   return { socket, pid: child.pid, stop };
+}
+
+function accepts(socket) {
+  return new Promise((resolve) => {
+    const probe = createConnection(socket);
+    probe.once("connect", () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once("error", () => resolve(false));
+  });
 }
