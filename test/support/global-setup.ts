@@ -72,7 +72,7 @@ async function stopLeftoverClusters(runId: string): Promise<void> {
       await promisify(execFile)("runuser", ["-u", "postgres", "--",
         join(PG_BIN, "pg_ctl"), "-D", dataDir, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
     }
-    if (process.env["WALNATIVE_TEST_KEEP"] !== "1") await rm(dir, { recursive: true, force: true });
+    if (process.env["WALNATIVE_TEST_KEEP"] !== "1") await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
   }
 }
 

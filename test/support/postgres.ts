@@ -1,7 +1,7 @@
 // Real PostgreSQL 15 clusters for e2e tests, run as the postgres OS user from a root test process.
 // Every cluster and work dir made here is stopped/removed in afterAll (registered on import).
 import { spawn } from "node:child_process";
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, inject } from "vitest";
@@ -184,5 +184,24 @@ export async function cleanup(): Promise<void> {
     if (await isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
   }
   if (process.env["WALNATIVE_TEST_KEEP"] === "1") return;
-  for (const dir of workDirs.splice(0)) await rm(dir, { recursive: true, force: true });
+  for (const dir of workDirs.splice(0)) {
+    await stopPrefetchWorkers(dir);
+    // maxRetries: a worker that was between two files when it was stopped may still add one.
+    await rm(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  }
+}
+
+/** wal-restore's prefetch workers outlive a recovery by up to 30 s; stop those under this dir. */
+export async function stopPrefetchWorkers(root: string): Promise<void> {
+  const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
+  for (const entry of entries.filter((path) => path.endsWith(join(".wal-native", "prefetch", "worker.pid")))) {
+    const pid = Number((await readFile(join(root, entry), "utf8").catch(() => "")).trim());
+    if (pid > 0) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
 }
