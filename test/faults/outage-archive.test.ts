@@ -81,8 +81,11 @@ describe("MinIO stopped for 30 s while PostgreSQL archives", () => {
     expect(segments).toEqual(expected);
 
     const log = await readFile(cluster.logFile, "utf8");
-    const ourLine = log.split("\n").find((line) => line.startsWith("wal-archive: error:")) ?? "";
-    expect(ourLine).toMatch(/cannot .* s3:\/\/.*(ECONNREFUSED|connect)/);
+    const ourLines = log.split("\n").filter((line) => line.includes("wal-archive: error:"));
+    const ourLine = ourLines.find((line) => /cannot .* s3:\/\/.*(ECONNREFUSED|connect)/.test(line)) ?? "";
+    expect(ourLine, `wal-archive error lines in the server log:\n${ourLines.slice(0, 5).join("\n")}\n...log tail:\n${log.slice(-3000)}`).toMatch(
+      /cannot .* s3:\/\/.*(ECONNREFUSED|connect)/,
+    );
     expect(log).toMatch(/archive command failed with exit code 75/);
     expect(failedDuring).toBeGreaterThan(0);
     expect(peak.ready).toBeGreaterThan(baseline.ready + 3);
