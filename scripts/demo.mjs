@@ -27,7 +27,10 @@ for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => finish(130)
 async function main() {
   const pgBin = findPgBin();
   const work = mkdtempSync("/tmp/wal-native-demo-");
-  cleanups.push(() => rmSync(work, { recursive: true, force: true }));
+  cleanups.push(() => {
+    stopPrefetchWorkers(work);
+    rmSync(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  });
   if (AS_ROOT) {
     const { uid, gid } = postgresIds();
     chownSync(work, uid, gid);
@@ -101,6 +104,18 @@ async function main() {
   say(ok ? "\nCHECK PASSED: the dropped table is back with exactly the rows of the restore point"
     : "\nCHECK FAILED: the recovered data differs from the data at the restore point");
   return ok;
+}
+
+/** wal-restore leaves a prefetch worker that outlives the recovery by up to 30 s: stop it first. */
+function stopPrefetchWorkers(root) {
+  const pidFiles = readdirSync(root, { recursive: true }).filter((path) => String(path).endsWith("prefetch/worker.pid"));
+  for (const file of pidFiles) {
+    try {
+      process.kill(Number(readFileSync(join(root, String(file)), "utf8").trim()), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function finish(code) {
