@@ -143,6 +143,12 @@ export async function killMinio(info: MinioInfo): Promise<void> {
   await rm(info.pidFile, { force: true });
 }
 
+/** True when the server recorded in the pid file is alive. */
+export async function minioRunning(info: MinioInfo): Promise<boolean> {
+  const pid = await readPid(info.pidFile);
+  return pid !== undefined && (await isMinio(pid, info));
+}
+
 async function readPid(file: string): Promise<number | undefined> {
   const text = await readFile(file, "utf8").catch(() => "");
   const pid = Number.parseInt(text.trim(), 10);

@@ -5,7 +5,7 @@ import {
   GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client,
 } from "@aws-sdk/client-s3";
 import { inject } from "vitest";
-import { killMinio, s3ClientFor, spawnMinio, type MinioInfo } from "./minio-server.js";
+import { killMinio, minioRunning, s3ClientFor, spawnMinio, type MinioInfo } from "./minio-server.js";
 
 export type { MinioInfo } from "./minio-server.js";
 
@@ -73,7 +73,12 @@ export async function stopMinio(): Promise<void> {
   await killMinio(minioInfo());
 }
 
-/** Restarts the server on the same port and data dir; resolves once it serves S3 requests again. */
+/**
+ * Restarts the server on the same port and data dir; resolves once it serves S3 requests again.
+ * A no-op while it runs: a second server could not bind the port, yet would take over the pid
+ * file, and the next stopMinio() would then stop nothing.
+ */
 export async function startMinio(): Promise<void> {
+  if (await minioRunning(minioInfo())) return;
   await spawnMinio(minioInfo());
 }
