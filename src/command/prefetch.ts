@@ -186,7 +186,7 @@ class Prefetcher {
   async run(): Promise<void> {
     await this.removeTemporaries();
     let lastMove = Date.now();
-    while (Date.now() - lastMove < IDLE_EXIT_MS) {
+    while (Date.now() - lastMove < IDLE_EXIT_MS && !(await recoveryOver())) {
       const cursor = await this.readCursor();
       if (cursor === null) return; // the directory is gone: the cluster was removed
       if (cursor && cursor.name !== this.cursor?.name) {
@@ -328,6 +328,27 @@ async function acquireLock(dir: string): Promise<boolean> {
     await sleep(10); // the spawner writes it right after spawn() returns
   }
   return false;
+}
+
+/**
+ * In a real data directory (the worker's cwd, as PostgreSQL's), recovery is over once PostgreSQL
+ * has removed recovery.signal and there is no standby.signal: nothing will be asked for again.
+ */
+async function recoveryOver(): Promise<boolean> {
+  if (!(await exists(join("global", "pg_control")))) return false;
+  return !(await exists("recovery.signal")) && !(await exists("standby.signal"));
+}
+
+/** Stops the worker of this pg_wal, if one runs: before a recovered data directory is removed. */
+export async function stopPrefetchWorker(walDir: string): Promise<void> {
+  const pid = Number((await readFile(join(prefetchDir(walDir), "worker.pid"), "utf8").catch(() => "")).trim());
+  if (pid > 0) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
 }
 
 function historyName(timeline: number): string {

@@ -1,6 +1,7 @@
 // Restore drills (test-restore.sh, test-pitr.sh, dr-drill.sh): fetch a backup with wal-g, recover it
 // with our restore_command into an isolated temporary cluster on another port, check it (pg_amcheck and
 // a query), report the measured recovery time, and clean up whatever happens.
+import { stopPrefetchWorker } from "../command/prefetch.js";
 import { appendFile, chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -112,7 +113,10 @@ export async function runDrill(options: DrillOptions, log: Logger, say: (line: s
   } finally {
     if (serverStarted) await runProcess(join(options.pgBin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asUser).catch(() => undefined);
     if (options.keep) log.info(`kept ${work}${ok ? "" : " for inspection"}`);
-    else await rm(work, { recursive: true, force: true });
+    else {
+      await stopPrefetchWorker(join(data, "pg_wal"));
+      await rm(work, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    }
   }
 }
 
