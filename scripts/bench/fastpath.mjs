@@ -3,7 +3,7 @@
 // same for every row). Rows: bare `node -e 0`, `wal-archive --help`, `wal-restore --help`, a real
 // `wal-restore` served from the local archive, a `wal-archive` of a file an earlier call uploaded ahead,
 // and a `wal-restore` of a segment an earlier call's prefetch had time to fetch.
-import { copyFileSync, linkSync, renameSync, rmSync } from "node:fs";
+import { copyFileSync, linkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { prepareDataDir } from "./archive.mjs";
@@ -22,6 +22,7 @@ export async function fastPathRuns(ctx, data, { runs, endpoint, prefix, freshPre
   try {
     const dataDir = join(root, "data");
     prepareDataDir(data, dataDir, { ready: false });
+    markInRecovery(dataDir);
     const localArchive = mkdirForPostgres(join(root, "local-archive"), 0o700);
     for (const name of data.segments) linkOrCopy(join(data.segmentsDir, name), join(localArchive, name));
     chownTreeToPostgres(localArchive);
@@ -70,11 +71,21 @@ async function uploadedAhead(ctx, data, root, env) {
 async function prefetched(ctx, data, root, env) {
   const dataDir = join(mkdirForPostgres(root), "data");
   prepareDataDir(data, dataDir, { segments: false });
+  markInRecovery(dataDir);
   const restore = (name) => check(ctx.tools.walRestore, [name, "pg_wal/RECOVERYXLOG"], { cwd: dataDir, env: { ...env, PGDATA: dataDir }, asPostgres: true });
   const [first, ...rest] = data.segments.slice(0, AHEAD + 1);
   await restore(first);
   await sleep(2000);
   return timed(ctx, "restore-prefetched", "wal-restore, segment prefetched by an earlier call", rest, restore);
+}
+
+/**
+ * PostgreSQL runs restore_command only while recovery.signal (or standby.signal) exists; our prefetch
+ * worker stops once neither does, so the restore rows run in a data directory that is in recovery.
+ */
+function markInRecovery(dataDir) {
+  writeFileSync(join(dataDir, "recovery.signal"), "");
+  chownTreeToPostgres(dataDir);
 }
 
 async function timed(ctx, key, label, names, call) {
