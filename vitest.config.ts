@@ -1,9 +1,20 @@
-// Two projects: fast in-process "unit" tests, and "e2e" tests that run real MinIO/PostgreSQL/wal-g
+// Three projects: fast in-process "unit" tests, and "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
 // processes (one MinIO per run from the global setup; files run one at a time because they share it).
+import type { ProjectConfig } from "vitest";
 import { defineConfig } from "vitest/config";
 
 // The AWS SDK warns once per process on Node < 22; that noise hides real output in test logs.
 process.env["AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED"] ??= "true";
+
+/** e2e and faults: one MinIO per run, real PostgreSQL clusters, one file at a time in one fork. */
+const realProcesses: Pick<ProjectConfig, "environment" | "globalSetup" | "testTimeout" | "hookTimeout" | "pool" | "poolOptions"> = {
+  environment: "node",
+  globalSetup: ["test/support/global-setup.ts"],
+  testTimeout: 180_000,
+  hookTimeout: 180_000,
+  pool: "forks",
+  poolOptions: { forks: { singleFork: true } },
+};
 
 export default defineConfig({
   test: {
@@ -21,13 +32,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
-          environment: "node",
-          globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 180_000,
-          hookTimeout: 180_000,
-          // One file at a time in one fork: files share the MinIO and start PostgreSQL clusters.
-          pool: "forks",
-          poolOptions: { forks: { singleFork: true } },
+          ...realProcesses,
           // After the unit project, so e2e timings are not skewed by unit tests on the same cores.
           sequence: { groupOrder: 1 },
         },
@@ -37,12 +42,7 @@ export default defineConfig({
           // Fault injection (crashes, outages, corruption, proxies, disks): same harness as e2e, run after it.
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
-          environment: "node",
-          globalSetup: ["test/support/global-setup.ts"],
-          testTimeout: 180_000,
-          hookTimeout: 180_000,
-          pool: "forks",
-          poolOptions: { forks: { singleFork: true } },
+          ...realProcesses,
           sequence: { groupOrder: 2 },
         },
       },

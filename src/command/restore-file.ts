@@ -13,7 +13,7 @@ import type { WalFileName } from "../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
 import { candidateKeys, walKey } from "../wal/archive-keys.js";
 import type { OpenedObject, Storage } from "../storage/storage.js";
-import { syncDirectory } from "../storage/fs.js";
+import { isCode, syncDirectory } from "../storage/fs.js";
 import { Inspector, fileHandleSink } from "../io/streams.js";
 import { META_SHA256 } from "./push.js";
 
@@ -104,10 +104,6 @@ function verify(inspector: Inspector, expect: Expectation): void {
       { hint: "the archive prefix holds another cluster's WAL; check WALG_S3_PREFIX / WALG_FILE_PREFIX" },
     );
   }
-}
-
-function isCode(error: unknown, code: string): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
 }
 
 /** A copy from the local fast-recovery archive, verified like a download; undefined when absent or damaged. */
