@@ -59,6 +59,12 @@ export async function restoreRun(ctx, data, scenario) {
     if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
     daemon?.stop();
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
+    // The server log stays in the work dir (kept with --keep) for a look at each restore call's timing.
+    try {
+      copyFileSync(cluster.logFile, join(ctx.workDir, `restore-${scenario.key}.log`));
+    } catch {
+      // no log: the server never started
+    }
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -52,19 +52,19 @@ async function main() {
     walg: ctx.tools.walgVersion, daemonNote: ctx.tools.daemonNote, settings: ctx.toolSettings,
     dataSource: data.manifest.source, archive: [], restore: [], fastPath: [], pgbench: [], errors: [],
   };
-  const tools = ["wal-g", "ours", ...(ctx.tools.daemonClient ? ["wal-g daemon"] : [])];
-  const matrix = { networks, tools, repeat: opts.repeat, attempt: (label, scenario) => attempt(results, label, scenario) };
+  const tools = ["wal-g", "ours", ...(ctx.tools.daemonClient ? ["wal-g daemon"] : [])].filter((tool) => !opts.tools || opts.tools.includes(tool));
+  const matrix = { networks, tools, withCp: !opts.tools || opts.tools.includes("cp"), repeat: opts.repeat, attempt: (label, scenario) => attempt(results, label, scenario) };
   results.repeat = opts.repeat;
   results.archive = await archiveMatrix(ctx, data, matrix);
   results.restore = await restoreMatrix(ctx, data, { ...matrix, archiveRows: results.archive });
   const oursPrefix = results.archive.find((row) => row.net === "loopback" && row.codec === "lz4" && row.tool === "ours")?.prefix;
-  const fast = await attempt(results, "fast path", () => fastPathRuns(ctx, data, {
+  const fast = !opts.fastpath ? [] : await attempt(results, "fast path", () => fastPathRuns(ctx, data, {
     runs: opts.quick ? 10 : 30, endpoint: minio.endpoint, prefix: oursPrefix ?? `${runId}/fastpath`,
     freshPrefix: `${runId}/fastpath-ahead`,
   }));
   results.fastPath = Array.isArray(fast) ? fast : [{ key: "all", label: "fast path", ...fast }];
   if (opts.pgbench) {
-    for (const tool of ["ours", "wal-g"]) {
+    for (const tool of ["ours", "wal-g"].filter((name) => !opts.tools || opts.tools.includes(name))) {
       const prefix = `${runId}/pgbench-${tool}`;
       results.pgbench.push({ tool, scale: opts.pgbenchScale,
         ...await attempt(results, `pgbench -i -s ${opts.pgbenchScale} with ${tool}`, () => pgbenchLag(ctx, { tool, endpoint: minio.endpoint, prefix, scale: opts.pgbenchScale })) });

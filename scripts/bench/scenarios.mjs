@@ -28,11 +28,11 @@ export async function archiveMatrix(ctx, data, { networks, tools, repeat, attemp
 }
 
 /** Recoveries reading what each tool pushed (lz4, first repetition), plus the cp floor on loopback. */
-export async function restoreMatrix(ctx, data, { networks, tools, repeat, attempt, archiveRows }) {
+export async function restoreMatrix(ctx, data, { networks, tools, withCp = true, repeat, attempt, archiveRows }) {
   const cpDir = prepareCpArchive(ctx, data);
   const cells = [];
   for (const { net, endpoint } of networks) {
-    for (const tool of [...(net === "loopback" ? ["cp"] : []), ...tools]) {
+    for (const tool of [...(net === "loopback" && withCp ? ["cp"] : []), ...tools]) {
       const source = archiveRows.find((row) => row.net === net && row.codec === "lz4" && row.tool === tool);
       const error = tool !== "cp" && !source?.prefix ? "skipped: its archive run failed" : undefined;
       cells.push({ net, tool, endpoint, prefix: source?.prefix, error, runs: [] });

@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LocalFileError, NotFoundError } from "../errors.js";
 import { fileHandleSink } from "../io/streams.js";
-import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions } from "./storage.js";
 
 /** wal-g v3.0.9 hides names with this suffix from listings (storage/utils.go HasTimestampRandomTmpSuffix). */
 const TMP_SUFFIX = /\.tmp\.\d{8}T\d{6}Z-[0-9a-f]{16}$/;
@@ -46,7 +46,7 @@ export class FsStorage implements Storage {
     };
   }
 
-  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {
+  async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<ObjectInfo> {
     const path = this.pathOf(key);
     const dir = dirname(path);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -54,7 +54,10 @@ export class FsStorage implements Storage {
     try {
       const handle = await open(temp, "wx", 0o600);
       try {
-        await pipeline(body, fileHandleSink(handle), { signal: options.signal });
+        if (Buffer.isBuffer(body)) {
+          options.signal?.throwIfAborted();
+          await handle.writeFile(body);
+        } else await pipeline(body, fileHandleSink(handle), { signal: options.signal });
         await handle.sync();
       } finally {
         await handle.close();

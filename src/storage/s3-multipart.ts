@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { TransientStorageError } from "../errors.js";
 import type { S3Location } from "../config.js";
-import { type ObjectInfo, ObjectExistsError, type WriteOptions, resolveMetadata } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type WriteBody, type WriteOptions, resolveMetadata } from "./storage.js";
 
 const PARTS_IN_FLIGHT = 2;
 
@@ -21,9 +21,10 @@ export async function writeObject(
   location: S3Location,
   fullKey: string,
   key: string,
-  body: Readable,
+  body: WriteBody,
   options: WriteOptions,
 ): Promise<ObjectInfo> {
+  if (Buffer.isBuffer(body) && body.length <= location.partSize) return putSingle(client, location, fullKey, key, body, options);
   const parts = partsOf(body, location.partSize);
   const first = await parts.next();
   const firstPart = first.done ? Buffer.alloc(0) : first.value;
@@ -129,11 +130,11 @@ async function* chain(head: Buffer[], rest: AsyncGenerator<Buffer>): AsyncGenera
 }
 
 /** Cuts the stream into parts of exactly partSize bytes (the last one shorter). */
-async function* partsOf(body: Readable, partSize: number): AsyncGenerator<Buffer> {
+async function* partsOf(body: WriteBody, partSize: number): AsyncGenerator<Buffer> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let yielded = false;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of (Buffer.isBuffer(body) ? [body] : body) as AsyncIterable<Buffer>) {
     pending.push(chunk);
     pendingBytes += chunk.length;
     while (pendingBytes >= partSize) {

@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { NotFoundError, StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
 import type { S3Location } from "../config.js";
-import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions } from "./storage.js";
 import { writeObject } from "./s3-multipart.js";
 
 export class S3Storage implements Storage {
@@ -56,7 +56,7 @@ export class S3Storage implements Storage {
     }
   }
 
-  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {
+  async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<ObjectInfo> {
     try {
       return await writeObject(this.client, this.location, this.keyOf(key), key, body, options);
     } catch (error) {

@@ -16,6 +16,8 @@ export interface OpenedObject {
 
 export type Metadata = Readonly<Record<string, string>>;
 
+export type WriteBody = Readable | Buffer;
+
 export interface WriteOptions {
   /**
    * A function is called once the body has been read far enough to send headers: after the whole
@@ -39,8 +41,11 @@ export interface Storage {
   read(key: string, signal?: AbortSignal): Promise<Readable>;
   /** read() plus the object's size and metadata, in one round trip. */
   open(key: string, signal?: AbortSignal): Promise<OpenedObject>;
-  /** Resolves once the complete object is durable; a failure leaves no visible partial object. */
-  write(key: string, body: Readable, options?: WriteOptions): Promise<ObjectInfo>;
+  /**
+   * Resolves once the complete object is durable; a failure leaves no visible partial object. A Buffer
+   * body (a whole compressed segment) goes out as it is, without passing through a stream.
+   */
+  write(key: string, body: WriteBody, options?: WriteOptions): Promise<ObjectInfo>;
   list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo>;
   /** Absent is not an error. */
   remove(key: string): Promise<void>;

@@ -6,6 +6,7 @@ import {
   ObjectExistsError,
   type OpenedObject,
   type Storage,
+  type WriteBody,
   type WriteOptions,
   resolveMetadata,
 } from "../../src/storage/storage.js";
@@ -30,9 +31,9 @@ export class MemoryStorage implements Storage {
     return { info: { key, size: object.body.length, metadata: object.metadata }, body: Readable.from([object.body]) };
   }
 
-  async write(key: string, body: Readable, options: WriteOptions = {}): Promise<ObjectInfo> {
+  async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<ObjectInfo> {
     const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
+    for await (const chunk of Buffer.isBuffer(body) ? [body] : body) chunks.push(chunk as Buffer);
     if (options.ifAbsent && this.objects.has(key)) throw new ObjectExistsError(key);
     this.writes += 1;
     const stored = Buffer.concat(chunks);

@@ -68,4 +68,14 @@ export function storageContract(make: () => Promise<Storage>): void {
     expect(back.length).toBe(30_000_000);
     expect(back.equals(Buffer.concat(chunks))).toBe(true);
   });
+
+  it("writes a Buffer body as it is, with metadata, and honours write-only-if-absent for it", async () => {
+    const storage = await make();
+    const body = Buffer.alloc(3 * 1024 * 1024 + 7, 9);
+    const info = await storage.write("wal_005/buffer", body, { ifAbsent: true, metadata: () => ({ "walnative-sha256": "ab" }) });
+    expect(info.size).toBe(body.length);
+    expect((await readAll(await storage.read("wal_005/buffer"))).equals(body)).toBe(true);
+    await expect(storage.write("wal_005/buffer", Buffer.from("other"), { ifAbsent: true })).rejects.toBeInstanceOf(ObjectExistsError);
+    expect((await storage.stat("wal_005/buffer"))?.size).toBe(body.length);
+  });
 }

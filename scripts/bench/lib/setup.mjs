@@ -18,11 +18,13 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-build         use dist/ as it is (default: npm run build first)
   --out DIR          output directory (default bench-out)
   --cache DIR        data cache (default $WALNATIVE_BENCH_CACHE or ~/.cache/wal-native-bench)
-  --keep             keep the work dir under /tmp for inspection`;
+  --keep             keep the work dir under /tmp for inspection
+  --tools LIST       only these tools, comma-separated (ours, wal-g, wal-g daemon, cp; development)
+  --no-fastpath      skip the per-call fast-path measurements (development)`;
 
 export function parseArgs(argv) {
   const opts = {
-    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true,
+    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true, fastpath: true, tools: undefined,
     out: join(REPO_ROOT, "bench-out"), keep: false,
     cache: process.env.WALNATIVE_BENCH_CACHE || join(homedir(), ".cache", "wal-native-bench"),
   };
@@ -42,6 +44,8 @@ export function parseArgs(argv) {
     else if (flag === "--out") opts.out = value(i++, flag);
     else if (flag === "--cache") opts.cache = value(i++, flag);
     else if (flag === "--keep") opts.keep = true;
+    else if (flag === "--tools") opts.tools = value(i++, flag).split(",").map((tool) => tool.trim());
+    else if (flag === "--no-fastpath") opts.fastpath = false;
     else if (flag === "--help" || flag === "-h") opts.help = true;
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
