@@ -1,0 +1,59 @@
+// Sorting S3 and network failures into typed errors. No SDK imports: the SDK-based store (s3.ts) and the
+// dependency-free one (s3-lite.ts) share it, and the lite one is bundled into every entry point.
+import { STATUS_CODES } from "node:http";
+import { StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
+
+/** What both clients' errors look like: the SDK's ServiceException, or s3-lite's S3ResponseError. */
+export interface AwsErrorShape {
+  name?: string;
+  Code?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+export function isNotFound(error: unknown): boolean {
+  const e = error as AwsErrorShape;
+  return e?.name === "NotFound" || e?.name === "NoSuchKey" || (e?.$metadata?.httpStatusCode === 404 && e?.name !== "NoSuchBucket");
+}
+
+const ACCESS_ERRORS = new Set([
+  "AccessDenied",
+  "InvalidAccessKeyId",
+  "SignatureDoesNotMatch",
+  "InvalidToken",
+  "ExpiredToken",
+  "AllAccessDisabled",
+  "NoSuchBucket",
+  "InvalidBucketName",
+  "PermanentRedirect",
+  "AuthorizationHeaderMalformed",
+]);
+
+/** Sorts S3 and network failures into "retrying may help" and "a person must fix something". */
+export function storageError(error: unknown, context: string): WalNativeError {
+  if (error instanceof WalNativeError) return error;
+  const e = error as AwsErrorShape;
+  const name = e?.name ?? e?.Code ?? "Error";
+  const status = e?.$metadata?.httpStatusCode;
+  // A HEAD has no body, so the SDK can only say "Unknown"; the HTTP status says more.
+  const unnamed = (name === "Unknown" || name === "UnknownError") && status !== undefined;
+  const detail = unnamed
+    ? `HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trim()
+    : `${name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(e?.message ?? String(error))}`;
+  if (ACCESS_ERRORS.has(name) || status === 403 || status === 401 || status === 400 || status === 301) {
+    return new StorageAccessError(`${context}: ${detail}`, { hint: accessHint(name), cause: error });
+  }
+  return new TransientStorageError(`${context}: ${detail}`, error);
+}
+
+function accessHint(name: string): string {
+  if (name === "NoSuchBucket") return "create the bucket (wal-native init) or fix WALG_S3_PREFIX";
+  if (name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") return "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+  if (name === "ExpiredToken" || name === "InvalidToken") return "refresh AWS_SESSION_TOKEN";
+  return "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and their permissions, AWS_REGION and AWS_ENDPOINT";
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim().slice(0, 300);
+}
