@@ -106,9 +106,10 @@ async function main() {
   return ok;
 }
 
-/** wal-restore leaves a prefetch worker that outlives the recovery by up to 30 s: stop it first. */
+/** wal-restore's prefetch worker and wal-archive's uploader outlive their cluster by up to 30 s: stop them first. */
 function stopPrefetchWorkers(root) {
-  const pidFiles = readdirSync(root, { recursive: true }).filter((path) => String(path).endsWith("prefetch/worker.pid"));
+  const pidFiles = readdirSync(root, { recursive: true })
+    .filter((path) => String(path).endsWith("prefetch/worker.pid") || String(path).endsWith(".wal-native/uploader.pid"));
   for (const file of pidFiles) {
     try {
       process.kill(Number(readFileSync(join(root, String(file)), "utf8").trim()), "SIGKILL");

@@ -73,3 +73,57 @@ export async function consumeUploadRecord(walDir: string, name: string, sourcePa
   await unlink(join(recordDir(walDir), name)).catch(() => undefined);
   return summary;
 }
+
+/**
+ * A claim says which process is uploading a file right now (`.wal-native/uploading/<name>`, holding its
+ * pid), so that PostgreSQL's call for it waits for that upload's record (bin/wal-archive does so in sh)
+ * instead of uploading the same file a second time. A claim whose process is gone counts for nothing.
+ */
+export function claimPath(walDir: string, name: string): string {
+  return join(walDir, STATE_DIR, "uploading", name);
+}
+
+export async function claimUpload(walDir: string, name: string): Promise<boolean> {
+  const path = claimPath(walDir, name);
+  await mkdir(join(walDir, STATE_DIR, "uploading"), { recursive: true, mode: 0o700 });
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const handle = await open(path, "wx", 0o600);
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+      } finally {
+        await handle.close();
+      }
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      if (await claimHolderAlive(walDir, name)) return false;
+      await unlink(path).catch(() => undefined);
+    }
+  }
+  return false;
+}
+
+export async function releaseClaim(walDir: string, name: string): Promise<void> {
+  const path = claimPath(walDir, name);
+  const holder = await readFile(path, "utf8").catch(() => "");
+  if (holder.trim() === String(process.pid)) await unlink(path).catch(() => undefined);
+}
+
+/** True while another live process holds the claim (an empty file is one being written: alive). */
+export async function claimHolderAlive(walDir: string, name: string): Promise<boolean> {
+  let holder: string;
+  try {
+    holder = (await readFile(claimPath(walDir, name), "utf8")).trim();
+  } catch {
+    return false;
+  }
+  if (holder === "") return true;
+  if (holder === String(process.pid)) return false;
+  try {
+    process.kill(Number(holder), 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,4 +1,5 @@
 // Entry point of wal-archive, PostgreSQL's archive_command: wal-archive %p %f
+// (also the detached background uploader: wal-archive --upload-worker <pg_wal dir>).
 import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
 
 const invocation: Invocation = {
@@ -14,7 +15,14 @@ exit codes: 0 archived; 64 bad arguments; 65 conflicting content or corrupt file
 `,
 };
 
-if (!handleInfoFlags(invocation)) {
+if (invocation.argv[0] === "--upload-worker" && invocation.argv.length === 2) {
+  const walDir = invocation.argv[1] as string;
+  void runCommand({ ...invocation, program: "wal-archive uploader", role: "tool" }, async ({ config, log }) => {
+    const [{ runUploader }, { openStorage }] = await Promise.all([import("../command/uploader.js"), import("../storage/open.js")]);
+    let storage: Promise<import("../storage/storage.js").Storage> | undefined;
+    await runUploader(walDir, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
+  });
+} else if (!handleInfoFlags(invocation)) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [path, name] = invocation.argv as [string, string];
   void runCommand(invocation, async ({ config, log }) => {

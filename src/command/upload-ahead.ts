@@ -6,7 +6,7 @@ import type { Env } from "../config.js";
 import type { Logger } from "../log.js";
 import { isSegmentName, parseWalFileName } from "../wal/file-name.js";
 import { candidateKeys } from "../wal/archive-keys.js";
-import { readUploadRecord, writeUploadRecord } from "../cache/upload-records.js";
+import { claimUpload, readUploadRecord, releaseClaim, writeUploadRecord } from "../cache/upload-records.js";
 import { type PushContext, pushWalFile } from "./push.js";
 
 export interface AheadOptions {
@@ -49,7 +49,7 @@ export async function uploadAhead(options: AheadOptions, context: PushContext): 
  * LIST of their common prefix) instead of one round trip per file. A conditional write still
  * guards each upload against a push that lands in between.
  */
-async function absentInOneLook(queue: readonly string[], context: PushContext): Promise<Set<string>> {
+export async function absentInOneLook(queue: readonly string[], context: PushContext): Promise<Set<string>> {
   const log = queue[0]?.slice(0, 16);
   const batch = queue.filter((name) => isSegmentName(name) && name.slice(0, 16) === log);
   if (batch.length === 0) return new Set();
@@ -59,7 +59,7 @@ async function absentInOneLook(queue: readonly string[], context: PushContext): 
 }
 
 /** In PostgreSQL's own order (pgarch.c: timeline history files first, then the oldest WAL file). */
-async function readyFiles(options: AheadOptions): Promise<string[]> {
+export async function readyFiles(options: Pick<AheadOptions, "walDir" | "current" | "env" | "limit">): Promise<string[]> {
   let entries: string[];
   try {
     entries = await readdir(join(options.walDir, "archive_status"));
@@ -79,10 +79,15 @@ async function readyFiles(options: AheadOptions): Promise<string[]> {
   return wanted;
 }
 
-async function uploadOne(name: string, options: AheadOptions, context: PushContext): Promise<boolean> {
+/** Pushes one ready file and records it; false (logged) when it failed or another process is uploading it. */
+export async function uploadOne(name: string, options: Pick<AheadOptions, "walDir" | "env">, context: PushContext): Promise<boolean> {
   const path = join(options.walDir, name);
+  if (!(await claimUpload(options.walDir, name).catch(() => false))) return false;
   try {
-    const { summary } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
+    const { outcome, summary } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
+    // Found already archived: PostgreSQL has most likely just archived it itself (its .ready not yet
+    // renamed); a record would never be used. Its own call, if one comes, finds it equal in storage.
+    if (outcome === "already-archived") return true;
     await writeUploadRecord(options.walDir, name, path, options.env, summary);
     context.log.debug(`uploaded ${name} ahead (${summary})`);
     // Each upload leaves megabytes of block buffers that V8 frees lazily (bin/wal-archive passes
@@ -92,6 +97,8 @@ async function uploadOne(name: string, options: AheadOptions, context: PushConte
   } catch (error) {
     context.log.warn(`upload ahead of ${name} failed (PostgreSQL will push it itself): ${(error as Error).message}`);
     return false;
+  } finally {
+    await releaseClaim(options.walDir, name);
   }
 }
 

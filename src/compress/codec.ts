@@ -11,6 +11,11 @@ export interface Codec {
   /** False for formats wal-g only reads (gzip). */
   readonly canCompress: boolean;
   compress(): Transform;
+  /**
+   * The same format from one buffer at once, off the main thread where the library allows it: the
+   * archive path holds a whole segment anyway, and streams cost more than the compression itself.
+   */
+  compressWhole?(data: Buffer): Promise<Buffer>;
   /** Must fail (emit an error) on truncated or corrupt input, never end quietly with partial output. */
   decompress(): Transform;
 }

@@ -1,6 +1,6 @@
 // LZ4 codec: writes exactly the single frame wal-g writes (walg-compat.md 2.2) and reads what wal-g's reader accepts.
 import { Xxh32, xxh32 } from "@node-rs/xxhash";
-import { compressSync } from "lz4-napi";
+import { compress as compressOnPool, compressSync } from "lz4-napi";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CorruptDataError } from "../errors.js";
 import type { Codec } from "./codec.js";
@@ -26,6 +26,7 @@ export const lz4Codec: Codec = {
   extension: "lz4",
   canCompress: true,
   compress: () => new Lz4Compressor(),
+  compressWhole,
   decompress: () => new Lz4Decompressor(),
 };
 
@@ -81,6 +82,31 @@ class Lz4Compressor extends PacedTransform {
       await this.send(data);
     }
   }
+}
+
+/**
+ * The frame the streaming writer produces, from a whole buffer: its 4 MiB blocks are independent, so they are
+ * compressed at once on the libuv thread pool (both cores) while the main thread computes the checksum.
+ */
+async function compressWhole(data: Buffer): Promise<Buffer> {
+  const blocks: Buffer[] = [];
+  for (let offset = 0; offset < data.length; offset += WRITER_BLOCK_SIZE) {
+    blocks.push(data.subarray(offset, Math.min(offset + WRITER_BLOCK_SIZE, data.length)));
+  }
+  const packing = blocks.map((block) => compressOnPool(block));
+  const trailer = Buffer.alloc(END_MARK_SIZE + 4);
+  trailer.writeUInt32LE(xxh32(data, 0) >>> 0, END_MARK_SIZE);
+  const parts: Buffer[] = [Buffer.from(WRITER_HEADER)];
+  for (const [index, packed] of (await Promise.all(packing)).entries()) {
+    const block = blocks[index]!;
+    if (packed.readUInt32LE(0) !== block.length) throw new Error("lz4-napi block output has an unexpected layout");
+    if (packed.length - 4 < block.length) {
+      packed.writeUInt32LE(packed.length - 4, 0);
+      parts.push(packed);
+    } else parts.push(blockSizeField(block.length, true), block);
+  }
+  parts.push(trailer);
+  return Buffer.concat(parts);
 }
 
 type Stage = "magic" | "skipSize" | "skip" | "descriptor" | "blockSize" | "block" | "checksum";

@@ -78,9 +78,15 @@ async function waitForFiles(dir: string, expected: string[], timeoutMs = 20_000)
   throw new Error(`timed out waiting for ${expected.join(", ")} in ${dir}: ${existsSync(dir) ? readdirSync(dir).join(", ") : "missing"}`);
 }
 
+/** Upload-ahead inside the archive call (WALNATIVE_UPLOADER=off); the background uploader: perf-uploader.test.ts. */
+function inCallScratch(): ReturnType<typeof scratch> {
+  const dir = scratch();
+  return { ...dir, env: { ...dir.env, WALNATIVE_UPLOADER: "off" } };
+}
+
 describe("upload-ahead", () => {
   it("uploads ready files ahead and answers PostgreSQL's later calls from verified records", async () => {
-    const dir = scratch();
+    const dir = inCallScratch();
     const list = names("000000010000000000000010", 5);
     stage(dir, list);
     const logs = await archiveAll(dir, list);
@@ -91,7 +97,7 @@ describe("upload-ahead", () => {
   });
 
   it("does not trust a record once the file has changed, and refuses different content", async () => {
-    const dir = scratch();
+    const dir = inCallScratch();
     const list = names("000000010000000000000020", 3);
     stage(dir, list);
     await archiveAll(dir, list.slice(0, 1));
@@ -109,7 +115,7 @@ describe("upload-ahead", () => {
   });
 
   it("only costs a re-upload when a crash lost the record after the upload", async () => {
-    const dir = scratch();
+    const dir = inCallScratch();
     const list = names("000000010000000000000030", 3);
     stage(dir, list);
     await archiveAll(dir, list.slice(0, 1));
@@ -121,7 +127,7 @@ describe("upload-ahead", () => {
   });
 
   it("does not trust a record made for another storage", async () => {
-    const dir = scratch();
+    const dir = inCallScratch();
     const list = names("000000010000000000000040", 2);
     stage(dir, list);
     await archiveAll(dir, list.slice(0, 1));

@@ -191,10 +191,14 @@ export async function cleanup(): Promise<void> {
   }
 }
 
-/** wal-restore's prefetch workers outlive a recovery by up to 30 s; stop those under this dir. */
+/**
+ * wal-restore's prefetch workers and wal-archive's background uploaders outlive their cluster by up to
+ * 30 s; stop those under this dir.
+ */
 export async function stopPrefetchWorkers(root: string): Promise<void> {
   const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
-  for (const entry of entries.filter((path) => path.endsWith(join(".wal-native", "prefetch", "worker.pid")))) {
+  const pidFiles = [join(".wal-native", "prefetch", "worker.pid"), join(".wal-native", "uploader.pid")];
+  for (const entry of entries.filter((path) => pidFiles.some((pidFile) => path.endsWith(pidFile)))) {
     const pid = Number((await readFile(join(root, entry), "utf8").catch(() => "")).trim());
     if (pid > 0) {
       try {

@@ -1,0 +1,142 @@
+// The background uploader: one detached process per pg_wal that pushes every file archive_status lists
+// as ready as soon as it appears, oldest first, and records each confirmed upload. PostgreSQL's own call
+// for a file then finds the record (or waits for the upload in progress) in bin/wal-archive, before Node
+// starts; a file the uploader could not push is pushed by that call, which reports the error.
+import { spawn } from "node:child_process";
+import { type FSWatcher, watch } from "node:fs";
+import { mkdir, open, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Env } from "../config.js";
+import { STATE_DIR } from "../cache/upload-records.js";
+import type { PushContext } from "./push.js";
+import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
+
+/** Uploads at once: each holds a whole segment; three kept both cores busy (see archive.ts). */
+const PARALLEL = 3;
+/** Without a ready file for this long the uploader exits; the next archive call starts another. */
+const IDLE_EXIT_MS = 30_000;
+/** archive_status is watched (inotify); the rescan also covers events a watcher may drop. */
+const RESCAN_MS = 100;
+/** A file whose upload failed is left to PostgreSQL's own call for this long (it reports the error). */
+const RETRY_FAILED_MS = 5_000;
+const PID_FILE = "uploader.pid";
+
+export function uploaderEnabled(walDir: string, env: Env, uploadConcurrency: number): boolean {
+  return uploadConcurrency > 1 && env.WALNATIVE_UPLOADER !== "off" && walDir !== "";
+}
+
+/**
+ * Starts the uploader of this pg_wal unless one runs. Only for a real pg_wal (with archive_status).
+ * The spawner writes the pid file, so a starting uploader already counts as running; PostgreSQL's
+ * archiver runs one command at a time, so two spawners do not race.
+ */
+export async function ensureUploader(walDir: string, env: Env): Promise<void> {
+  const entry = process.argv[1];
+  if (!entry || !(await exists(join(walDir, "archive_status")))) return;
+  const dir = join(walDir, STATE_DIR);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (await uploaderAlive(walDir)) return;
+  const log = await open(join(dir, "uploader.log"), "a", 0o600);
+  const child = spawn(process.execPath, ["--expose-gc", entry, "--upload-worker", walDir], {
+    detached: true,
+    stdio: ["ignore", log.fd, log.fd],
+    cwd: process.cwd(),
+    env: { ...process.env, ...env },
+  });
+  await log.close();
+  child.unref();
+  if (child.pid !== undefined) await writeFile(join(dir, PID_FILE), `${child.pid}\n`, { mode: 0o600 });
+}
+
+export async function uploaderAlive(walDir: string): Promise<boolean> {
+  const pid = await pidInFile(walDir);
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Stops the uploader of this pg_wal, if one runs: before a data directory is removed. */
+export async function stopUploader(walDir: string): Promise<void> {
+  const pid = await pidInFile(walDir);
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+export async function runUploader(walDir: string, context: PushContext, env: Env): Promise<void> {
+  if (!(await ownsPidFile(walDir))) return;
+  const statusDir = join(walDir, "archive_status");
+  let wake: () => void = () => undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(statusDir, () => wake());
+    watcher.on("error", () => undefined);
+  } catch {
+    // no inotify: the rescan finds new files, 100 ms later
+  }
+  const running = new Map<string, Promise<void>>();
+  const uploaded = new Set<string>();
+  const failedUntil = new Map<string, number>();
+  let lastWork = Date.now();
+  try {
+    while ((await ownsPidFile(walDir)) && (await exists(statusDir))) {
+      const now = Date.now();
+      const queue = (await readyFiles({ walDir, current: "", env, limit: 256 })).filter(
+        (name) => !running.has(name) && !uploaded.has(name) && (failedUntil.get(name) ?? 0) <= now,
+      );
+      if (queue.length > 0 || running.size > 0) lastWork = now;
+      else if (now - lastWork > IDLE_EXIT_MS) break;
+      const starting = queue.slice(0, PARALLEL - running.size);
+      if (starting.length > 0) {
+        const knownAbsent = await absentInOneLook(queue, context).catch(() => new Set<string>());
+        for (const name of starting) {
+          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }).then((ok) => {
+            if (ok) uploaded.add(name);
+            else failedUntil.set(name, Date.now() + RETRY_FAILED_MS);
+            running.delete(name);
+          });
+          running.set(name, upload);
+        }
+      }
+      await Promise.race([sleep(RESCAN_MS), new Promise<void>((resolve) => (wake = resolve)), ...running.values()]);
+    }
+  } finally {
+    watcher?.close();
+    await Promise.all(running.values());
+    if ((await pidInFile(walDir)) === process.pid) await unlink(join(walDir, STATE_DIR, PID_FILE)).catch(() => undefined);
+  }
+}
+
+/** The pid file written by the spawner names the one uploader of this pg_wal. */
+async function ownsPidFile(walDir: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const pid = await pidInFile(walDir);
+    if (pid === process.pid) return true;
+    if (pid !== undefined) return false;
+    await sleep(10); // the spawner writes it right after spawn() returns
+  }
+  return false;
+}
+
+async function pidInFile(walDir: string): Promise<number | undefined> {
+  const text = await readFile(join(walDir, STATE_DIR, PID_FILE), "utf8").catch(() => "");
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

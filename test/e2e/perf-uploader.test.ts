@@ -1,0 +1,227 @@
+// Correctness of the background uploader (issue 4, upload-ahead): the built commands as real processes on a
+// filesystem store, the way PostgreSQL's archiver calls them (one call per file, .ready renamed to .done).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, describe, expect, it } from "vitest";
+import { WalSegment } from "../../src/wal/file-name.js";
+import { MiB, makeSegment } from "../support/wal.js";
+import { runBin } from "../support/run-command.js";
+
+const roots: string[] = [];
+afterAll(async () => {
+  for (const root of roots) {
+    const pid = uploaderPid(join(root, "data", "pg_wal"));
+    if (pid !== undefined) killQuietly(pid);
+  }
+  await sleep(100);
+  for (const root of roots) rmSync(root, { recursive: true, force: true });
+});
+
+interface Scratch {
+  readonly root: string;
+  readonly store: string;
+  readonly data: string;
+  readonly wal: string;
+  readonly env: Record<string, string>;
+}
+
+function scratch(): Scratch {
+  const root = mkdtempSync(join(tmpdir(), "wal-native-uploader-"));
+  roots.push(root);
+  const store = join(root, "store");
+  const data = join(root, "data");
+  const wal = join(data, "pg_wal");
+  mkdirSync(store);
+  mkdirSync(join(wal, "archive_status"), { recursive: true });
+  const env = { WALG_FILE_PREFIX: store, WALNATIVE_LOCAL_ARCHIVE: "off", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "" };
+  return { root, store, data, wal, env };
+}
+
+function names(first: string, count: number): string[] {
+  const list = [first];
+  while (list.length < count) list.push(WalSegment.parse(list.at(-1) as string, 16 * MiB).next(16 * MiB).toString());
+  return list;
+}
+
+function stage(dir: Scratch, list: string[]): void {
+  for (const name of list) {
+    writeFileSync(join(dir.wal, name), makeSegment(name));
+    writeFileSync(join(dir.wal, "archive_status", `${name}.ready`), "");
+  }
+}
+
+async function archive(dir: Scratch, name: string) {
+  const result = await runBin("wal-archive", [`pg_wal/${name}`, name], { cwd: dir.data, env: dir.env });
+  if (result.code === 0) {
+    writeFileSync(join(dir.wal, "archive_status", `${name}.done`), "");
+    rmSync(join(dir.wal, "archive_status", `${name}.ready`), { force: true });
+  }
+  return result;
+}
+
+function uploaderPid(wal: string): number | undefined {
+  const file = join(wal, ".wal-native", "uploader.pid");
+  return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+const records = (dir: Scratch): string[] => {
+  const path = join(dir.wal, ".wal-native", "uploaded");
+  return existsSync(path) ? readdirSync(path).filter((name) => !name.startsWith(".")).sort() : [];
+};
+const stored = (dir: Scratch): string[] => (existsSync(join(dir.store, "wal_005")) ? readdirSync(join(dir.store, "wal_005")).sort() : []);
+
+/** The exact record line the TypeScript writes and bin/wal-archive checks (src/cache/upload-records.ts). */
+function recordFor(dir: Scratch, name: string): string {
+  const info = statSync(join(dir.wal, name), { bigint: true });
+  const mtime = `${info.mtimeNs / 1_000_000_000n}.${(info.mtimeNs % 1_000_000_000n).toString().padStart(9, "0")}`;
+  return `v1 ${info.size} ${mtime} ${info.ino} |${dir.store}||\nfake summary\n`;
+}
+
+describe("background uploader", () => {
+  it("uploads every ready file after PostgreSQL's first call, and answers the later calls from its records", async () => {
+    const dir = scratch();
+    const list = names("000000010000000000000010", 8);
+    stage(dir, list);
+    const first = await archive(dir, list[0] as string);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).toMatch(/pushed 000000010000000000000010 \(16\.0 MiB ->/);
+    const pid = uploaderPid(dir.wal);
+    expect(pid).toBeGreaterThan(0);
+    await until(() => records(dir).length === list.length - 1, "the uploader's records");
+    expect(stored(dir)).toEqual(list.map((name) => `${name}.lz4`));
+    for (const name of list.slice(1)) {
+      const result = await archive(dir, name);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(new RegExp(`pushed ${name} \\(uploaded ahead: 16\\.0 MiB -> .* lz4\\)`));
+    }
+    expect(records(dir)).toEqual([]);
+    expect(existsSync(join(dir.wal, ".wal-native", "uploading")) ? readdirSync(join(dir.wal, ".wal-native", "uploading")) : []).toEqual([]);
+  });
+
+  it("voids a record when the file changed after its upload: the call pushes and finds it equal or refuses it", async () => {
+    const dir = scratch();
+    const list = names("000000010000000000000020", 3);
+    stage(dir, list);
+    expect((await archive(dir, list[0] as string)).code).toBe(0);
+    await until(() => records(dir).length === 2, "the uploader's records");
+    const [, touched, rewritten] = list as [string, string, string];
+    utimesSync(join(dir.wal, touched), new Date(), new Date(Date.now() + 5000));
+    const again = await archive(dir, touched);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/already archived .* with equal content/);
+    writeFileSync(join(dir.wal, rewritten), makeSegment(rewritten, { payload: 12345 }));
+    const conflict = await archive(dir, rewritten);
+    expect(conflict.code).toBe(65);
+    expect(conflict.stderr).toMatch(/already archived .* with different content/);
+  });
+
+  it("makes PostgreSQL's call wait for an upload in progress instead of uploading the file twice", async () => {
+    const dir = scratch();
+    const [name] = names("000000010000000000000030", 1) as [string];
+    stage(dir, [name]);
+    // A live process holds the claim (as the uploader does while it uploads) and "finishes" after 600 ms.
+    const holder = spawn("sleep", ["30"], { stdio: "ignore" });
+    const claims = join(dir.wal, ".wal-native", "uploading");
+    mkdirSync(claims, { recursive: true });
+    writeFileSync(join(dir.wal, ".wal-native", "uploader.pid"), `${holder.pid}\n`);
+    writeFileSync(join(claims, name), `${holder.pid}\n`);
+    const finishing = (async () => {
+      await sleep(600);
+      mkdirSync(join(dir.wal, ".wal-native", "uploaded"), { recursive: true });
+      writeFileSync(join(dir.wal, ".wal-native", "uploaded", name), recordFor(dir, name));
+      rmSync(join(claims, name));
+    })();
+    const started = Date.now();
+    const result = await archive(dir, name);
+    await finishing;
+    killQuietly(holder.pid as number);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/uploaded ahead: fake summary/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+    // The record was the answer: nothing was uploaded a second time.
+    expect(stored(dir)).toEqual([]);
+  });
+
+  it("pushes the file itself when the claim's process died mid-upload (a crash costs a re-upload)", async () => {
+    const dir = scratch();
+    const [name] = names("000000010000000000000040", 1) as [string];
+    stage(dir, [name]);
+    const gone = spawn("true", { stdio: "ignore" });
+    await new Promise((resolve) => gone.once("exit", resolve));
+    mkdirSync(join(dir.wal, ".wal-native", "uploading"), { recursive: true });
+    writeFileSync(join(dir.wal, ".wal-native", "uploader.pid"), `${gone.pid}\n`);
+    writeFileSync(join(dir.wal, ".wal-native", "uploading", name), `${gone.pid}\n`);
+    const result = await archive(dir, name);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(new RegExp(`pushed ${name} \\(16\\.0 MiB -> .* lz4, \\d+ ms\\)`));
+    expect(stored(dir)).toEqual([`${name}.lz4`]);
+  });
+
+  it("leaves a file it cannot upload to PostgreSQL's call, which reports the error; exits when pg_wal goes away", async () => {
+    const dir = scratch();
+    const list = names("000000010000000000000050", 3);
+    stage(dir, list);
+    const [first, blocked, third] = list as [string, string, string];
+    // A directory where the object should go: the store refuses that one file.
+    mkdirSync(join(dir.store, "wal_005", `${blocked}.lz4`), { recursive: true });
+    expect((await archive(dir, first)).code).toBe(0);
+    await until(() => records(dir).includes(third), "the record of the file after the blocked one");
+    expect(records(dir)).not.toContain(blocked);
+    expect(readFileSync(join(dir.wal, ".wal-native", "uploader.log"), "utf8")).toMatch(new RegExp(`upload ahead of ${blocked} failed`));
+    const refused = await archive(dir, blocked);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(new RegExp(`${blocked}`));
+    rmSync(join(dir.store, "wal_005", `${blocked}.lz4`), { recursive: true });
+    const retried = await archive(dir, blocked);
+    expect(retried.code, retried.stderr).toBe(0);
+    expect((await archive(dir, third)).stderr).toMatch(/uploaded ahead/);
+
+    const pid = uploaderPid(dir.wal) as number;
+    expect(alive(pid)).toBe(true);
+    rmSync(dir.wal, { recursive: true, force: true });
+    await until(() => !alive(pid), "the uploader to exit after its pg_wal was removed", 5_000);
+  });
+
+  it("is not started for a file outside a pg_wal with archive_status, nor when switched off", async () => {
+    const dir = scratch();
+    const list = names("000000010000000000000060", 3);
+    stage(dir, list.slice(0, 2));
+    const off = await runBin("wal-archive", [`pg_wal/${list[0]}`, list[0] as string], { cwd: dir.data, env: { ...dir.env, WALNATIVE_UPLOADER: "off" } });
+    expect(off.code, off.stderr).toBe(0);
+    expect(uploaderPid(dir.wal)).toBeUndefined();
+    const loose = join(dir.root, "loose");
+    mkdirSync(loose);
+    writeFileSync(join(loose, list[2] as string), makeSegment(list[2] as string));
+    const plain = await runBin("wal-archive", [join(loose, list[2] as string), list[2] as string], { env: dir.env });
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(existsSync(join(loose, ".wal-native", "uploader.pid"))).toBe(false);
+  });
+});
