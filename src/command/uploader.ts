@@ -12,8 +12,12 @@ import { STATE_DIR } from "../cache/upload-records.js";
 import type { PushContext } from "./push.js";
 import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
 
-/** Uploads at once: each holds a whole segment; three kept both cores busy (see archive.ts). */
-const PARALLEL = 3;
+/**
+ * Uploads at once. Each holds a whole segment plus lz4-napi's copies and outputs (~35 MB together, which its
+ * allocator returns late): two keep both cores busy and the process near 150 MB; a third added ~35 MB and
+ * little speed (64 segments, MinIO on loopback).
+ */
+const PARALLEL = 2;
 /** Without a ready file for this long the uploader exits; the next archive call starts another. */
 const IDLE_EXIT_MS = 30_000;
 /** archive_status is watched (inotify); the rescan also covers events a watcher may drop. */

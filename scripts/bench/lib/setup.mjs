@@ -20,11 +20,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --cache DIR        data cache (default $WALNATIVE_BENCH_CACHE or ~/.cache/wal-native-bench)
   --keep             keep the work dir under /tmp for inspection
   --tools LIST       only these tools, comma-separated (ours, wal-g, wal-g daemon, cp; development)
-  --no-fastpath      skip the per-call fast-path measurements (development)`;
+  --no-fastpath      skip the per-call fast-path measurements (development)
+  --no-matrix        skip the archive and restore runs (development)`;
 
 export function parseArgs(argv) {
   const opts = {
-    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true, fastpath: true, tools: undefined,
+    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true, fastpath: true, matrix: true, tools: undefined,
     out: join(REPO_ROOT, "bench-out"), keep: false,
     cache: process.env.WALNATIVE_BENCH_CACHE || join(homedir(), ".cache", "wal-native-bench"),
   };
@@ -46,6 +47,7 @@ export function parseArgs(argv) {
     else if (flag === "--keep") opts.keep = true;
     else if (flag === "--tools") opts.tools = value(i++, flag).split(",").map((tool) => tool.trim());
     else if (flag === "--no-fastpath") opts.fastpath = false;
+    else if (flag === "--no-matrix") opts.matrix = false;
     else if (flag === "--help" || flag === "-h") opts.help = true;
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
