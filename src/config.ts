@@ -25,6 +25,11 @@ export interface S3Location {
   readonly maxRetries: number;
   readonly partSize: number;
   readonly requestTimeoutMs: number;
+  /**
+   * WALNATIVE_S3_CLIENT: "lite" (node:http and SigV4, storage/s3-lite.ts), "sdk" (the AWS SDK), or "auto":
+   * lite when static credentials are set, else the SDK for its credential chain. Absent means auto.
+   */
+  readonly client?: "auto" | "lite" | "sdk";
 }
 
 export interface FileLocation {
@@ -151,6 +156,7 @@ function s3From(env: Env, prefix: string, storagePrefix: string): S3Location {
     maxRetries: integer(env, "WALG_S3_MAX_RETRIES", 4, 0, 100),
     partSize: integer(env, "WALG_S3_MAX_PART_SIZE", 20 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024),
     requestTimeoutMs: integer(env, "WALNATIVE_S3_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,
+    client: choice(env, "WALNATIVE_S3_CLIENT", ["auto", "lite", "sdk"] as const, "auto"),
   };
 }
 

@@ -39,6 +39,12 @@ describe("configuration", () => {
     expect(config.localArchiveDir).toBe("/var/lib/postgresql/wal_archive");
   });
 
+  it("picks the S3 client from WALNATIVE_S3_CLIENT, auto by default", () => {
+    expect(loadConfig(base).storage).toMatchObject({ client: "auto" });
+    expect(loadConfig({ ...base, WALNATIVE_S3_CLIENT: "sdk" }).storage).toMatchObject({ client: "sdk" });
+    expect(loadConfig({ ...base, WALNATIVE_S3_CLIENT: "lite" }).storage).toMatchObject({ client: "lite" });
+  });
+
   it("reads S3 settings under K, WALG_K and WALE_K", () => {
     expect(loadConfig({ ...base, S3_SSE: "AES256" }).storage).toMatchObject({ sse: "AES256" });
     expect(loadConfig({ ...base, WALE_S3_STORAGE_CLASS: "STANDARD_IA" }).storage).toMatchObject({ storageClass: "STANDARD_IA" });
@@ -56,6 +62,7 @@ describe("configuration", () => {
     [{ AWS_S3_FORCE_PATH_STYLE: "perhaps" }, "AWS_S3_FORCE_PATH_STYLE"],
     [{ WALG_S3_CA_CERT_FILE: "/nonexistent/ca.pem" }, "WALG_S3_CA_CERT_FILE"],
     [{ WALNATIVE_RESTORE_ON_ERROR: "ignore" }, "WALNATIVE_RESTORE_ON_ERROR"],
+    [{ WALNATIVE_S3_CLIENT: "fast" }, "WALNATIVE_S3_CLIENT"],
   ])("names the setting in error %j", (extra, setting) => {
     const attempt = () => loadConfig({ ...base, ...extra });
     expect(attempt).toThrow(ConfigError);

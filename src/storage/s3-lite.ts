@@ -1,0 +1,441 @@
+// A small S3 client for the per-segment path: node:http(s) and SigV4, no SDK. PostgreSQL starts one
+// process per WAL segment, and parsing the SDK bundle (dist/s3.cjs) costs more than the request itself.
+// Same observable behaviour as S3Storage (s3.ts): typed errors, retries like the SDK's standard mode, a
+// cut body is an error. Bodies larger than a part still go through the SDK's multipart writer.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as http from "node:http";
+import * as https from "node:https";
+import type { Socket } from "node:net";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { S3Location } from "../config.js";
+import { ConfigError, NotFoundError, TransientStorageError } from "../errors.js";
+import { isNotFound, storageError } from "./s3-errors.js";
+import { parseErrorDocument, parseListPage } from "./s3-xml.js";
+import { EMPTY_SHA256, Signer, amzDate, encodeKeyPath, encodeRfc3986, sha256Hex } from "./sigv4.js";
+import {
+  type ObjectInfo,
+  ObjectExistsError,
+  type OpenedObject,
+  type Storage,
+  type WriteBody,
+  type WriteOptions,
+  resolveMetadata,
+} from "./storage.js";
+
+export interface LiteOptions {
+  /** The SDK-based store, loaded only for a body larger than a part (multipart upload). */
+  readonly multipart: () => Promise<Storage>;
+  /** max-keys of a LIST page (S3's default is 1000); tests make it small to exercise continuation. */
+  readonly listPageSize?: number;
+}
+
+/** A non-2xx answer, shaped like the SDK's errors so storageError and isNotFound treat both alike. */
+export class S3ResponseError extends Error {
+  readonly $metadata: { readonly httpStatusCode: number };
+  constructor(name: string, message: string, status: number) {
+    super(message);
+    this.name = name;
+    this.$metadata = { httpStatusCode: status };
+  }
+}
+
+interface S3Request {
+  readonly method: "GET" | "HEAD" | "PUT" | "DELETE";
+  /** The full key (root included); undefined addresses the bucket (LIST). */
+  readonly key?: string;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: Buffer;
+  readonly signal?: AbortSignal;
+}
+
+export class LiteS3Storage implements Storage {
+  readonly label: string;
+  private readonly signer: Signer;
+  private readonly address: Address;
+  private readonly agent: http.Agent;
+  private sdk: Promise<Storage> | undefined;
+
+  constructor(
+    private readonly location: S3Location,
+    private readonly options: LiteOptions,
+  ) {
+    if (!location.accessKeyId || !location.secretAccessKey) {
+      throw new ConfigError("WALNATIVE_S3_CLIENT", "the lite S3 client needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", "or set WALNATIVE_S3_CLIENT=sdk");
+    }
+    this.label = `s3://${location.bucket}/${location.root}`;
+    this.signer = new Signer(
+      { accessKeyId: location.accessKeyId, secretAccessKey: location.secretAccessKey, sessionToken: location.sessionToken },
+      location.region,
+    );
+    this.address = addressOf(location);
+    this.agent = this.address.secure ? new https.Agent({ keepAlive: true, ca: readCa(location.caCertFile) }) : new http.Agent({ keepAlive: true });
+  }
+
+  async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
+    try {
+      return await this.send({ method: "HEAD", key: this.keyOf(key), signal }, (response) => {
+        response.resume();
+        return infoOf(key, response);
+      });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw storageError(error, `cannot check '${key}' in ${this.label}`);
+    }
+  }
+
+  async read(key: string, signal?: AbortSignal): Promise<Readable> {
+    return (await this.open(key, signal)).body;
+  }
+
+  async open(key: string, signal?: AbortSignal): Promise<OpenedObject> {
+    let response: http.IncomingMessage;
+    try {
+      // Retried only until the body starts: once bytes flow, a failure ends the stream with an error.
+      response = await this.send({ method: "GET", key: this.keyOf(key), signal }, (answer) => answer);
+    } catch (error) {
+      if (isNotFound(error)) throw new NotFoundError(key, this.label);
+      throw storageError(error, `cannot read '${key}' from ${this.label}`);
+    }
+    const length = response.headers["content-length"];
+    return { info: infoOf(key, response), body: guardedBody(response, length === undefined ? undefined : Number(length), `'${key}' from ${this.label}`) };
+  }
+
+  async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<ObjectInfo> {
+    try {
+      if (Buffer.isBuffer(body)) {
+        return body.length <= this.location.partSize ? await this.put(key, body, options) : await (await this.sdkStore()).write(key, body, options);
+      }
+      const head = await bufferUpTo(body, this.location.partSize);
+      if (head.more === undefined) return await this.put(key, Buffer.concat(head.chunks, head.size), options);
+      // Larger than a part (rare for WAL): the SDK's multipart writer gets what was buffered, then the rest.
+      return await (await this.sdkStore()).write(key, Readable.from(chained(head.chunks, head.more)), options);
+    } catch (error) {
+      // A refused If-None-Match is an answer, not a failure: callers compare contents on it.
+      if (error instanceof ObjectExistsError) throw error;
+      throw storageError(error, `cannot upload '${key}' to ${this.label}`);
+    }
+  }
+
+  async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = { "list-type": "2", prefix: this.keyOf(prefix) };
+      if (token !== undefined) query["continuation-token"] = token;
+      if (this.options.listPageSize !== undefined) query["max-keys"] = String(this.options.listPageSize);
+      let page;
+      try {
+        page = await this.send({ method: "GET", query, signal }, async (response) => parseListPage(await readText(response)));
+      } catch (error) {
+        throw storageError(error, `cannot list '${prefix}' in ${this.label}`);
+      }
+      for (const item of page.objects) {
+        yield { key: item.key.slice(this.location.root.length), size: item.size, lastModified: item.lastModified };
+      }
+      token = page.nextToken;
+    } while (token);
+  }
+
+  async statAll(keys: readonly string[], signal?: AbortSignal): Promise<ObjectInfo[]> {
+    const prefix = commonPrefix(keys);
+    const found = new Map<string, ObjectInfo>();
+    for await (const info of this.list(prefix, signal)) if (keys.includes(info.key)) found.set(info.key, info);
+    return keys.flatMap((key) => found.get(key) ?? []);
+  }
+
+  async remove(key: string): Promise<void> {
+    try {
+      await this.send({ method: "DELETE", key: this.keyOf(key) }, (response) => void response.resume());
+    } catch (error) {
+      if (!isNotFound(error)) throw storageError(error, `cannot delete '${key}' from ${this.label}`);
+    }
+  }
+
+  private async put(key: string, body: Buffer, options: WriteOptions): Promise<ObjectInfo> {
+    const md5 = createHash("md5").update(body).digest();
+    const headers: Record<string, string> = { "content-length": String(body.length), "content-md5": md5.toString("base64") };
+    // The SDK path sends the configured class as it is, STANDARD included (s3-multipart.ts commonHeaders).
+    headers["x-amz-storage-class"] = this.location.storageClass;
+    if (this.location.sse) headers["x-amz-server-side-encryption"] = this.location.sse;
+    if (this.location.sseKmsId) headers["x-amz-server-side-encryption-aws-kms-key-id"] = this.location.sseKmsId;
+    for (const [name, value] of Object.entries(resolveMetadata(options) ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
+    if (options.ifAbsent) headers["if-none-match"] = "*";
+    const etag = await this.send({ method: "PUT", key: this.keyOf(key), headers, body, signal: options.signal }, (response) => {
+      response.resume();
+      return response.headers.etag;
+    }).catch((error: unknown) => {
+      const e = error as S3ResponseError;
+      if (e?.$metadata?.httpStatusCode === 412 || e?.name === "PreconditionFailed") throw new ObjectExistsError(key);
+      throw error;
+    });
+    checkEtag(etag, md5.toString("hex"), this.location, key);
+    return { key, size: body.length };
+  }
+
+  /** One request with retries like the SDK's standard mode; `consume` runs inside the retry for a 2xx answer. */
+  private async send<T>(request: S3Request, consume: (response: http.IncomingMessage) => T | Promise<T>): Promise<T> {
+    const maxAttempts = this.location.maxRetries + 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await consume(await this.attempt(request));
+      } catch (error) {
+        if (attempt >= maxAttempts || request.signal?.aborted || !isRetryable(error)) throw error;
+        // Full jitter: a random wait up to 100 ms doubling per retry, at most 20 s (SDK standard mode).
+        await sleep(Math.random() * Math.min(20_000, 100 * 2 ** (attempt - 1)), undefined, { signal: request.signal });
+      }
+    }
+  }
+
+  /** Resolves with a 2xx response whose body is unread; rejects with S3ResponseError or a transport error. */
+  private attempt(request: S3Request): Promise<http.IncomingMessage> {
+    const { path, headers } = this.sign(request);
+    const timeoutMs = this.location.requestTimeoutMs;
+    const connectMs = Math.min(timeoutMs, 5000);
+    return new Promise((resolve, reject) => {
+      const transport = this.address.secure ? https : http;
+      const req = transport.request({
+        agent: this.agent,
+        hostname: this.address.hostname,
+        port: this.address.port,
+        method: request.method,
+        path,
+        headers,
+        signal: request.signal,
+        // Inactivity on the socket, also while a response body streams: a stalled GET must end, not hang.
+        timeout: timeoutMs,
+      });
+      let response: http.IncomingMessage | undefined;
+      const fail = (error: Error): void => {
+        if (response?.complete) return;
+        response?.destroy(error);
+        req.destroy(error);
+        reject(error);
+      };
+      req.on("timeout", () => fail(timeoutError(`no data from ${this.address.host} for ${timeoutMs} ms`)));
+      req.on("socket", (socket: Socket) => {
+        if (!socket.connecting) return;
+        const timer = setTimeout(() => fail(timeoutError(`no connection to ${this.address.host} within ${connectMs} ms`)), connectMs);
+        socket.once("connect", () => clearTimeout(timer));
+        req.once("close", () => clearTimeout(timer));
+      });
+      req.on("error", reject);
+      req.on("response", (answer) => {
+        response = answer;
+        // Readers attach their own listeners; this one keeps a failure after they are done from crashing the process.
+        answer.on("error", () => undefined);
+        const status = answer.statusCode ?? 0;
+        if (status >= 200 && status < 300) return resolve(answer);
+        readText(answer).then((text) => reject(responseError(request.method, status, text)), reject);
+      });
+      req.end(request.body);
+    });
+  }
+
+  /** The request path and its headers, signed now (each retry is signed anew, with the current time). */
+  private sign(request: S3Request): { path: string; headers: Record<string, string> } {
+    const canonicalPath = this.address.pathOf(request.key);
+    const query = request.query ?? {};
+    const payloadHash = request.body ? sha256Hex(request.body) : EMPTY_SHA256;
+    const headers: Record<string, string> = {
+      ...request.headers,
+      host: this.address.host,
+      "x-amz-date": amzDate(new Date()),
+      "x-amz-content-sha256": payloadHash,
+    };
+    if (this.location.sessionToken) headers["x-amz-security-token"] = this.location.sessionToken;
+    headers.authorization = this.signer.authorization({ method: request.method, path: canonicalPath, query, headers, payloadHash });
+    const search = Object.entries(query)
+      .map(([name, value]) => `${encodeRfc3986(name)}=${encodeRfc3986(value)}`)
+      .join("&");
+    return { path: search ? `${canonicalPath}?${search}` : canonicalPath, headers };
+  }
+
+  private sdkStore(): Promise<Storage> {
+    this.sdk ??= this.options.multipart();
+    return this.sdk;
+  }
+
+  private keyOf(key: string): string {
+    return this.location.root + key;
+  }
+}
+
+interface Address {
+  readonly secure: boolean;
+  /** For the connection: no brackets around an IPv6 address. */
+  readonly hostname: string;
+  readonly port: number | undefined;
+  /** The Host header, port included when not the default. */
+  readonly host: string;
+  /** Encoded request path of a full key, or of the bucket when key is undefined. */
+  pathOf(key: string | undefined): string;
+}
+
+/**
+ * Path-style "/bucket/key" when asked (MinIO) or when the bucket name cannot be a host name label (dots
+ * break the TLS wildcard), else virtual-hosted "bucket.host/key", as the SDK does.
+ */
+function addressOf(location: S3Location): Address {
+  const url = new URL(location.endpoint ?? `https://s3.${location.region}.amazonaws.com`);
+  const pathStyle = location.forcePathStyle || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(location.bucket);
+  const hostname = pathStyle ? url.hostname : `${location.bucket}.${url.hostname}`;
+  const bucketPath = pathStyle ? `/${encodeRfc3986(location.bucket)}` : "";
+  return {
+    secure: url.protocol === "https:",
+    hostname: hostname.replace(/^\[|\]$/g, ""),
+    port: url.port ? Number(url.port) : undefined,
+    host: url.port ? `${hostname}:${url.port}` : hostname,
+    pathOf: (key) => (key === undefined ? bucketPath || "/" : `${bucketPath}/${encodeKeyPath(key)}`),
+  };
+}
+
+function readCa(file: string | undefined): Buffer | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new ConfigError("WALG_S3_CA_CERT_FILE", `cannot read '${file}': ${(error as Error).message}`);
+  }
+}
+
+function infoOf(key: string, response: http.IncomingMessage): ObjectInfo {
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (name.startsWith("x-amz-meta-") && typeof value === "string") metadata[name.slice("x-amz-meta-".length)] = value;
+  }
+  const modified = response.headers["last-modified"];
+  return {
+    key,
+    size: Number(response.headers["content-length"] ?? 0),
+    lastModified: modified ? new Date(modified) : undefined,
+    metadata,
+  };
+}
+
+/** A HEAD has no body to name the error: the status does (404 reads as NotFound, like the SDK). */
+function responseError(method: string, status: number, body: string): S3ResponseError {
+  const document = method === "HEAD" ? {} : parseErrorDocument(body);
+  const name = document.code ?? (status === 404 ? "NotFound" : "Unknown");
+  return new S3ResponseError(name, document.message ?? `HTTP ${status}`, status);
+}
+
+function timeoutError(message: string): Error {
+  const error = new Error(message);
+  error.name = "TimeoutError";
+  return error;
+}
+
+/** The SDK's standard mode retries these (smithy service-error-classification). */
+const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+const RETRY_CODES = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "ThrottledException",
+  "RequestThrottledException",
+  "TooManyRequestsException",
+  "ProvisionedThroughputExceededException",
+  "TransactionInProgressException",
+  "RequestLimitExceeded",
+  "BandwidthLimitExceeded",
+  "LimitExceededException",
+  "RequestThrottled",
+  "SlowDown",
+  "PriorRequestNotComplete",
+  "EC2ThrottledException",
+  "TimeoutError",
+  "RequestTimeout",
+  "RequestTimeoutException",
+]);
+const RETRY_NETWORK = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
+
+function isRetryable(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === "AbortError") return false;
+  const status = e?.$metadata?.httpStatusCode;
+  if (status !== undefined && RETRY_STATUS.has(status)) return true;
+  return RETRY_CODES.has(e?.name ?? "") || RETRY_NETWORK.has(e?.code ?? "");
+}
+
+/** The whole (small) body of a LIST page or an error answer. */
+function readText(response: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    response.on("data", (chunk: Buffer) => chunks.push(chunk));
+    response.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    response.once("error", reject);
+    response.once("close", () => {
+      if (!response.complete) reject(new Error("connection closed before the answer was complete"));
+    });
+  });
+}
+
+/**
+ * The body as the caller reads it: an error if it ends before Content-Length bytes or runs past them, or
+ * if the connection drops or stalls: a cut connection must never look like EOF.
+ */
+function guardedBody(response: http.IncomingMessage, expected: number | undefined, what: string): Readable {
+  let seen = 0;
+  const wrap = (error: unknown) => storageError(error, `reading ${what} failed`);
+  const guard = new Transform({
+    transform(chunk: Buffer, _encoding, done: TransformCallback) {
+      seen += chunk.length;
+      done(null, chunk);
+    },
+    flush(done: TransformCallback) {
+      if (expected !== undefined && seen !== expected) done(new TransientStorageError(`${what} ended after ${seen} of ${expected} bytes`));
+      else done();
+    },
+  });
+  response.once("error", (error) => guard.destroy(wrap(error)));
+  response.once("close", () => {
+    if (!response.complete) guard.destroy(wrap(new Error(`connection closed after ${seen} of ${expected ?? "?"} bytes`)));
+  });
+  // A reader that gives up early must not leave the connection half-read.
+  guard.once("close", () => {
+    if (!response.complete) response.destroy();
+  });
+  return response.pipe(guard);
+}
+
+interface Buffered {
+  readonly chunks: Buffer[];
+  readonly size: number;
+  /** The rest of the stream when it holds more than the limit. */
+  readonly more?: AsyncIterator<Buffer>;
+}
+
+/** Reads the stream until it ends or holds more than `limit` bytes. */
+async function bufferUpTo(body: Readable, limit: number): Promise<Buffered> {
+  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return { chunks, size };
+    chunks.push(next.value);
+    size += next.value.length;
+    if (size > limit) return { chunks, size, more: iterator };
+  }
+}
+
+async function* chained(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
+  yield* head;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+}
+
+function commonPrefix(keys: readonly string[]): string {
+  let prefix = keys[0] ?? "";
+  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  return prefix;
+}
+
+/** As s3-multipart.ts: for plain and SSE-S3 PUTs the ETag is the body's MD5, proof the server stored these bytes. */
+function checkEtag(etag: string | undefined, md5: string, location: S3Location, key: string): void {
+  if (!etag) throw new TransientStorageError(`upload of '${key}' was not confirmed (no ETag)`);
+  if (location.sse === "aws:kms") return;
+  if (etag.replace(/"/g, "") !== md5) {
+    throw new TransientStorageError(`upload of '${key}' was not confirmed: ETag ${etag} does not match the body's MD5`);
+  }
+}
