@@ -118,8 +118,9 @@ afterAll(async () => {
 });
 
 describe("TLS with a self-signed CA", () => {
-  it("archives and restores over https when WALG_S3_CA_CERT_FILE names the CA", async () => {
-    const env = tlsEnv("tls");
+  // Both S3 clients read the CA file themselves: lite (the default with static keys) and the SDK.
+  it.each(["lite", "sdk"])("archives and restores over https when WALG_S3_CA_CERT_FILE names the CA (%s client)", async (client) => {
+    const env = tlsEnv(`tls-${client}`, { WALNATIVE_S3_CLIENT: client });
     const pushed = await runTool("wal-archive", [join(work, NAME), NAME], { env });
     expect(pushed.code, pushed.stderr).toBe(0);
     const out = await scratchDir("tls-out");
@@ -128,7 +129,7 @@ describe("TLS with a self-signed CA", () => {
     expect((await readFile(join(out, "X"))).equals(await readFile(join(work, NAME)))).toBe(true);
     record({
       scenario: "9 security",
-      check: "TLS with a self-signed CA (WALG_S3_CA_CERT_FILE)",
+      check: `TLS with a self-signed CA (WALG_S3_CA_CERT_FILE, ${client} S3 client)`,
       outcome: "archive and restore over https to a MinIO whose certificate is signed by the test CA",
       figures: { "archive exit": pushed.code, "restore exit": restored.code },
     });
