@@ -41,12 +41,14 @@ export async function fetchWalFile(name: string, destination: string, context: F
   const early = recovering && file.kind !== "backup" ? await startPrefetchWorker(walDir, config).catch(() => undefined) : undefined;
   const expect: Expectation = { file, systemId: await readClusterSystemId(context.dataDir ?? ".") };
   let source: FetchSource = "local archive";
-  let bytes = config.localArchiveDir ? await fromLocalArchive(config.localArchiveDir, destination, expect, log) : undefined;
+  // PostgreSQL fsyncs the files it keeps and asks again after a crash: no fsync of ours for its calls.
+  const publish = { durable: !recovering };
+  let bytes = config.localArchiveDir ? await fromLocalArchive(config.localArchiveDir, destination, expect, log, publish) : undefined;
   if (bytes === undefined) {
     source = "storage";
     try {
       const storage = await context.storage();
-      bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression), {
+      bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression, publish), {
         deadlineMs: config.restoreRetryMs,
         // A body cut short can decode as corrupt; one fresh download tells a bad transfer from a bad object.
         retryable: (error, attempt) => isTransient(error) || (error instanceof CorruptDataError && attempt < 2),

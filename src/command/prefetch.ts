@@ -25,6 +25,38 @@ export function prefetchDir(walDir: string): string {
   return join(walDir, STATE_DIR, "prefetch");
 }
 
+const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
+/** Written to worker.boot where the boot id is unknown: that worker fsyncs what it publishes. */
+const DURABLE_MARK = "durable";
+
+/** This boot of the machine (Linux); undefined where there is no such file. */
+async function currentBootId(): Promise<string | undefined> {
+  const text = await readFile(BOOT_ID_FILE, "utf8").catch(() => "");
+  return text.trim() || undefined;
+}
+
+/**
+ * The worker publishes without fsync, so after a machine crash a published file may be torn while
+ * its name survived. Its files are therefore served only while worker.pid names a live process and
+ * worker.boot names this boot (a pid can be reused after a reboot); a worker that could not tell
+ * the boot fsyncs instead and marks worker.boot "durable". bin/wal-restore checks the same.
+ */
+async function servedByLiveWorker(dir: string): Promise<boolean> {
+  const [pidText, boot] = await Promise.all([
+    readFile(join(dir, "worker.pid"), "utf8").catch(() => ""),
+    readFile(join(dir, "worker.boot"), "utf8").then((text) => text.trim(), () => ""),
+  ]);
+  const pid = Number(pidText.trim());
+  if (!(pid > 0) || boot === "") return false;
+  if (boot !== DURABLE_MARK && boot !== (await currentBootId())) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** How long a call waits for a segment the worker is downloading before fetching it itself. */
 const IN_FLIGHT_STALL_MS = 200;
 const IN_FLIGHT_MAX_WAIT_MS = 5_000;
@@ -36,6 +68,7 @@ const IN_FLIGHT_MAX_WAIT_MS = 5_000;
  */
 export async function takePrefetched(walDir: string, name: string, destination: string): Promise<boolean> {
   const dir = prefetchDir(walDir);
+  if (!(await servedByLiveWorker(dir))) return false;
   const started = Date.now();
   let lastSize = -1;
   let lastGrowth = Date.now();
@@ -88,7 +121,7 @@ export async function stopEarlyWorker(worker: EarlyWorker): Promise<void> {
     // already gone
   }
   const dir = prefetchDir(worker.walDir);
-  for (const file of ["worker.pid", "worker.log", "cursor"]) await unlink(join(dir, file)).catch(() => undefined);
+  for (const file of ["worker.pid", "worker.boot", "worker.log", "cursor"]) await unlink(join(dir, file)).catch(() => undefined);
   await rmdir(dir).catch(() => undefined);
   await rmdir(join(worker.walDir, STATE_DIR)).catch(() => undefined);
 }
@@ -117,6 +150,10 @@ async function ensureWorker(walDir: string, config: Config, freshCursor: boolean
   if (await workerAlive(dir)) return undefined;
   // A cursor left by an earlier recovery must not send the new worker after old segments.
   if (freshCursor) await unlink(join(dir, "cursor")).catch(() => undefined);
+  // Whatever an earlier worker left may be from before a crash of the machine (published without
+  // fsync): gone before the new worker's files name this boot.
+  await removePublished(dir);
+  await writeFile(join(dir, "worker.boot"), `${(await currentBootId()) ?? DURABLE_MARK}\n`, { mode: 0o600 });
   const log = await open(join(dir, "worker.log"), "a", 0o600);
   // --expose-gc: the worker frees each segment's buffers as soon as it is published (peak RSS).
   const child = spawn(process.execPath, ["--expose-gc", entry, "--prefetch-worker", walDir], {
@@ -131,8 +168,11 @@ async function ensureWorker(walDir: string, config: Config, freshCursor: boolean
   return child.pid;
 }
 
+/** A pid recorded in another boot names some other process now (or none): no worker of ours. */
 async function workerAlive(dir: string): Promise<boolean> {
   try {
+    const boot = (await readFile(join(dir, "worker.boot"), "utf8").catch(() => "")).trim();
+    if (boot !== "" && boot !== DURABLE_MARK && boot !== (await currentBootId())) return false;
     const pid = Number((await readFile(join(dir, "worker.pid"), "utf8")).trim());
     process.kill(pid, 0);
     return true;
@@ -157,7 +197,9 @@ export async function runPrefetchWorker(walDir: string, context: WorkerContext):
   const dir = prefetchDir(walDir);
   if (!(await acquireLock(dir))) return;
   try {
-    await new Prefetcher(dir, context, await context.storage(), await readClusterSystemId(".")).run();
+    // Unsynced files are safe to publish only when the readers can tell this boot from the next.
+    const durable = (await readFile(join(dir, "worker.boot"), "utf8").catch(() => "")).trim() !== (await currentBootId());
+    await new Prefetcher(dir, context, await context.storage(), await readClusterSystemId("."), durable).run();
   } finally {
     const owner = await readFile(join(dir, "worker.pid"), "utf8").catch(() => "");
     if (owner.trim() === String(process.pid)) await unlink(join(dir, "worker.pid")).catch(() => undefined);
@@ -179,6 +221,7 @@ class Prefetcher {
     private readonly context: WorkerContext,
     private readonly storage: Storage,
     private readonly systemId: bigint | undefined,
+    private readonly durable: boolean,
   ) {
     this.window = context.config.downloadConcurrency;
   }
@@ -199,7 +242,7 @@ class Prefetcher {
       await sleep(POLL_MS);
     }
     // Replay has moved on or ended: what is left would only fill pg_wal.
-    await this.removeAll();
+    await removePublished(this.dir);
   }
 
   /** Replay asked for a segment we had not published yet: the window is too small for its speed. */
@@ -252,8 +295,9 @@ class Prefetcher {
     try {
       const expect = { file: parseWalFileName(name, 1024 * 1024), systemId: this.systemId };
       const { localArchiveDir, compression } = this.context.config;
-      const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log) : undefined;
-      if (local === undefined) await downloadVerified(this.storage, destination, expect, compression);
+      const publish = { durable: this.durable };
+      const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log, publish) : undefined;
+      if (local === undefined) await downloadVerified(this.storage, destination, expect, compression, publish);
       this.published.add(name);
       this.missing.delete(name);
       await unlink(`${destination}.missing`).catch(() => undefined);
@@ -287,13 +331,6 @@ class Prefetcher {
     }
   }
 
-  private async removeAll(): Promise<void> {
-    for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
-      const name = entry.endsWith(".missing") ? entry.slice(0, -".missing".length) : entry;
-      if (isSegmentName(name) || name.endsWith(".history")) await unlink(join(this.dir, entry)).catch(() => undefined);
-    }
-  }
-
   private async removeTemporaries(): Promise<void> {
     for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
       if (entry.startsWith(".") && entry.endsWith(".tmp")) await unlink(join(this.dir, entry)).catch(() => undefined);
@@ -316,6 +353,14 @@ class Prefetcher {
     } catch {
       return undefined;
     }
+  }
+}
+
+/** Segments, history files and "missing" marks in the prefetch directory. */
+async function removePublished(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const name = entry.endsWith(".missing") ? entry.slice(0, -".missing".length) : entry;
+    if (isSegmentName(name) || name.endsWith(".history")) await unlink(join(dir, entry)).catch(() => undefined);
   }
 }
 

@@ -3,13 +3,14 @@
 import { createReadStream } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
-import type { Readable } from "node:stream";
+import { createHash, randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type { Logger } from "../log.js";
 import { pipeline } from "node:stream/promises";
 import { CorruptDataError, LocalFileError, NotFoundError } from "../errors.js";
 import { type CodecName, loadCodec } from "../compress/codec.js";
-import type { WalFileName } from "../wal/file-name.js";
+import { Output, decodeWhole } from "../compress/whole-decode.js";
+import { DEFAULT_SEGMENT_SIZE, type WalFileName } from "../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
 import { candidateKeys, walKey } from "../wal/archive-keys.js";
 import type { OpenedObject, Storage } from "../storage/storage.js";
@@ -24,6 +25,16 @@ export interface Expectation {
   readonly sha256?: string;
 }
 
+export interface PublishOptions {
+  /**
+   * fsync the file (and its directory) before and after the rename. Not for PostgreSQL's own
+   * calls: it fsyncs what it keeps (durable_rename in KeepFileRestoredFromArchive) and asks again
+   * after a crash; the prefetch worker's unsynced files are only served within the same boot.
+   */
+  readonly durable: boolean;
+  readonly signal?: AbortSignal;
+}
+
 /**
  * The configured method's key first (one GET in the usual case), then one listing of every
  * extension wal-g could have used, in wal-g's order. Absent everywhere: NotFoundError.
@@ -33,8 +44,9 @@ export async function downloadVerified(
   destination: string,
   expect: Expectation,
   preferred: CodecName,
-  signal?: AbortSignal,
+  options: PublishOptions,
 ): Promise<number> {
+  const { signal } = options;
   const name = expect.file.name;
   let codec: CodecName = preferred;
   let object: OpenedObject;
@@ -48,8 +60,126 @@ export async function downloadVerified(
     codec = candidates.find((candidate) => candidate.key === found.key)?.codec ?? "none";
     object = await storage.open(found.key, signal);
   }
+  const sha256 = object.info.metadata?.[META_SHA256];
+  const input = await collect(object.body, object.info.size);
+  if (input.whole) {
+    const output = await decodeSlots.acquire();
+    try {
+      const content = await decodeWhole(await loadCodec(codec), input.whole, output);
+      if (content) return await publishVerified(content, destination, { ...expect, sha256 }, options);
+    } finally {
+      decodeSlots.release(output);
+    }
+  }
+  // Larger than a segment of the default size: streamed, so memory stays bounded.
   const decompress = (await loadCodec(codec)).decompress();
-  return writeVerified(object.body, destination, { ...expect, sha256: object.info.metadata?.[META_SHA256] }, [decompress]);
+  return writeVerified(input.stream(), destination, { ...expect, sha256 }, [decompress], options);
+}
+
+/** Decoded whole up to this size (a default segment); anything larger is streamed. */
+const WHOLE_LIMIT = DEFAULT_SEGMENT_SIZE;
+
+/**
+ * At most two files are decoded whole at a time, each into a buffer kept for the next one: the
+ * worker fetches up to four at once, and a decoded segment lives only until it is written.
+ */
+class DecodeSlots {
+  private free: Buffer[] = [];
+  private busy = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly slots: number) {}
+
+  async acquire(): Promise<Output> {
+    while (this.busy >= this.slots) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.busy += 1;
+    return new Output(this.free.pop(), WHOLE_LIMIT);
+  }
+
+  release(output: Output): void {
+    // The buffer it grew into, if the file was small enough for the limit: reused as is.
+    if (output.buffer.length === WHOLE_LIMIT) this.free.push(output.buffer);
+    this.busy -= 1;
+    this.waiting.shift()?.();
+  }
+}
+
+const decodeSlots = new DecodeSlots(2);
+
+interface Collected {
+  /** The whole object, when it is no larger than WHOLE_LIMIT. */
+  readonly whole?: Buffer;
+  /** Otherwise the object as a stream again: what was read, then the rest. */
+  stream(): Readable;
+}
+
+/** Reads an object into memory unless it turns out larger than WHOLE_LIMIT. */
+async function collect(body: Readable, sizeHint: number): Promise<Collected> {
+  if (sizeHint > WHOLE_LIMIT) return { stream: () => body };
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  try {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      chunks.push(next.value);
+      bytes += next.value.length;
+      if (bytes > WHOLE_LIMIT) {
+        const rest = { [Symbol.asyncIterator]: () => iterator };
+        return { stream: () => Readable.from((async function* () { yield* chunks; yield* rest; })(), { objectMode: false }) };
+      }
+    }
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
+  const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
+  return { whole, stream: () => Readable.from([whole]) };
+}
+
+/**
+ * Checks a whole decoded file and publishes it like writeVerified: temporary file beside the
+ * destination, one write, rename. Nothing is created under the final name unless it verified.
+ */
+export async function publishVerified(content: Buffer, destination: string, expect: Expectation, options: PublishOptions): Promise<number> {
+  verify(
+    {
+      bytes: content.length,
+      digest: () => createHash("sha256").update(content).digest("hex"),
+      firstBytes: () => content.subarray(0, LONG_HEADER_SIZE),
+    },
+    expect,
+  );
+  const temp = tempPathFor(destination);
+  try {
+    const handle = await open(temp, "wx", 0o600).catch((error: unknown) => {
+      throw new LocalFileError(`cannot create '${temp}': ${(error as Error).message}`, error);
+    });
+    try {
+      for (let offset = 0; offset < content.length; ) {
+        offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
+      }
+      if (options.durable) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, destination);
+    if (options.durable) await syncDirectory(dirname(destination)).catch(() => undefined);
+    return content.length;
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw asLocalFileError(error, expect, destination);
+  }
+}
+
+function tempPathFor(destination: string): string {
+  return join(dirname(destination), `.${basename(destination)}.${randomBytes(6).toString("hex")}.tmp`);
+}
+
+function asLocalFileError(error: unknown, expect: Expectation, destination: string): unknown {
+  if (isCode(error, "ENOSPC") || isCode(error, "EDQUOT")) {
+    return new LocalFileError(`no space left to restore ${expect.file.name} to '${destination}'`, error);
+  }
+  return error;
 }
 
 /**
@@ -60,9 +190,10 @@ export async function writeVerified(
   input: Readable,
   destination: string,
   expect: Expectation,
-  stages: NodeJS.ReadWriteStream[] = [],
+  stages: NodeJS.ReadWriteStream[],
+  options: PublishOptions,
 ): Promise<number> {
-  const temp = join(dirname(destination), `.${basename(destination)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = tempPathFor(destination);
   const inspector = new Inspector(LONG_HEADER_SIZE);
   try {
     const handle = await open(temp, "wx", 0o600).catch((error: unknown) => {
@@ -71,24 +202,27 @@ export async function writeVerified(
     try {
       await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);
       verify(inspector, expect);
-      await handle.sync();
+      if (options.durable) await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temp, destination);
-    await syncDirectory(dirname(destination)).catch(() => undefined);
+    if (options.durable) await syncDirectory(dirname(destination)).catch(() => undefined);
     return inspector.bytes;
   } catch (error) {
     input.destroy();
     await unlink(temp).catch(() => undefined);
-    if (isCode(error, "ENOSPC") || isCode(error, "EDQUOT")) {
-      throw new LocalFileError(`no space left to restore ${expect.file.name} to '${destination}'`, error);
-    }
-    throw error;
+    throw asLocalFileError(error, expect, destination);
   }
 }
 
-function verify(inspector: Inspector, expect: Expectation): void {
+interface Inspected {
+  readonly bytes: number;
+  digest(): string;
+  firstBytes(): Buffer;
+}
+
+function verify(inspector: Inspected, expect: Expectation): void {
   const { file } = expect;
   const label = file.name;
   if (inspector.bytes === 0) throw new CorruptDataError(`${label} is empty in the archive`);
@@ -107,7 +241,13 @@ function verify(inspector: Inspector, expect: Expectation): void {
 }
 
 /** A copy from the local fast-recovery archive, verified like a download; undefined when absent or damaged. */
-export async function fromLocalArchive(dir: string, destination: string, expect: Expectation, log: Pick<Logger, "warn">): Promise<number | undefined> {
+export async function fromLocalArchive(
+  dir: string,
+  destination: string,
+  expect: Expectation,
+  log: Pick<Logger, "warn">,
+  options: PublishOptions,
+): Promise<number | undefined> {
   let input: Readable;
   try {
     input = createReadStream("", { fd: await open(join(dir, expect.file.name), "r"), highWaterMark: 1024 * 1024 });
@@ -115,7 +255,7 @@ export async function fromLocalArchive(dir: string, destination: string, expect:
     return undefined;
   }
   try {
-    return await writeVerified(input, destination, expect);
+    return await writeVerified(input, destination, expect, [], options);
   } catch (error) {
     // A damaged local copy is not fatal: storage holds the authoritative one.
     log.warn(`ignoring the local copy of ${expect.file.name}: ${(error as Error).message}`);

@@ -3,6 +3,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { WalSegment } from "../../src/wal/file-name.js";
@@ -265,6 +266,45 @@ describe("prefetch", () => {
       }),
     );
     expect(results).toEqual([list.map(() => true), list.map(() => true)]);
+  });
+
+  it("never serves a file prefetched before a reboot, even when its worker's pid is taken by a live process", async () => {
+    const source = scratch();
+    const list = names("000000010000000000000090", 4);
+    const contents = stage(source, list);
+    await archiveAll(source, list);
+    const dir = restoreScratch(source);
+    const prefetch = join(dir.wal, ".wal-native", "prefetch");
+    expect((await restore(dir, list[0] as string)).code).toBe(0);
+    await waitForFiles(prefetch, list.slice(1));
+    // The machine crashed: published without fsync, the files kept their names but not their
+    // content, and after the reboot the worker's pid belongs to some other process.
+    process.kill(Number(readFileSync(join(prefetch, "worker.pid"), "utf8").trim()), "SIGKILL");
+    const stranger = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(prefetch, "worker.pid"), `${stranger.pid}\n`);
+      writeFileSync(join(prefetch, "worker.boot"), "00000000-0000-4000-8000-000000000000\n");
+      for (const name of list.slice(1)) {
+        const torn = Buffer.alloc(16 * MiB);
+        (contents.get(name) as Buffer).copy(torn, 0, 0, 8192); // the first page made it to disk
+        writeFileSync(join(prefetch, name), torn);
+      }
+      const result = await restore(dir, list[1] as string);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).not.toMatch(/from prefetch/);
+      expect(result.bytes?.equals(contents.get(list[1] as string) as Buffer)).toBe(true);
+      // A new worker took over (this boot) and fetched the window again.
+      expect(readFileSync(join(prefetch, "worker.boot"), "utf8").trim()).toBe(readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
+      expect(readFileSync(join(prefetch, "worker.pid"), "utf8").trim()).not.toBe(String(stranger.pid));
+      await waitForFiles(prefetch, list.slice(2));
+      for (const name of list.slice(2)) {
+        const next = await restore(dir, name);
+        expect(next.code, next.stderr).toBe(0);
+        expect(next.bytes?.equals(contents.get(name) as Buffer), name).toBe(true);
+      }
+    } finally {
+      stranger.kill("SIGKILL");
+    }
   });
 
   it("answers 'not in the archive' from the worker's fresh look, and finds a segment archived since", async () => {
