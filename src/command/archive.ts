@@ -4,7 +4,8 @@ import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
 import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim } from "../cache/upload-records.js";
-import { type PushContext, type PushResult, pushWalFile } from "./push.js";
+import { parseWalFileName } from "../wal/file-name.js";
+import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push.js";
 import { uploadAhead } from "./upload-ahead.js";
 import { ensureUploader, uploaderEnabled } from "./uploader.js";
 
@@ -17,6 +18,8 @@ const DEFAULT_AHEAD_LIMIT = 32;
 const MAX_AHEAD_PARALLEL = 2;
 
 export async function archiveWalFile(sourcePath: string, name: string, context: PushContext, env: Env): Promise<PushResult> {
+  // Validated before the name is used in any path (records, claims): '..' or 'a/b' must never reach them.
+  parseWalFileName(name, MIN_SEGMENT_SIZE);
   const walDir = dirname(sourcePath);
   const recorded = await consumeUploadRecord(walDir, name, sourcePath, env);
   if (recorded !== undefined) return uploadedAhead(name, recorded, context);

@@ -27,7 +27,7 @@ export const META_SYSTEM_ID = "walnative-system-id";
 const WHOLE_FILE_LIMIT = 64 * 1024 * 1024;
 
 /** The smallest segment size PostgreSQL allows; the header gives the real one. */
-const MIN_SEGMENT_SIZE = 1024 * 1024;
+export const MIN_SEGMENT_SIZE = 1024 * 1024;
 
 export interface PushContext {
   readonly config: Config;
