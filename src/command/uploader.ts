@@ -89,6 +89,9 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
   const running = new Map<string, Promise<void>>();
   const uploaded = new Set<string>();
   const failedUntil = new Map<string, number>();
+  /** Names a listing has covered, and those it found in no form in storage (conditional writes still guard them). */
+  const listed = new Set<string>();
+  const knownAbsent = new Set<string>();
   let lastWork = Date.now();
   try {
     while ((await ownsPidFile(walDir)) && (await exists(statusDir))) {
@@ -100,9 +103,15 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
       else if (now - lastWork > IDLE_EXIT_MS) break;
       const starting = queue.slice(0, PARALLEL - running.size);
       if (starting.length > 0) {
-        const knownAbsent = await absentInOneLook(queue, context).catch(() => new Set<string>());
+        // One LIST answers for every file ready at that moment; files that became ready since need another.
+        if (starting.some((name) => !listed.has(name))) {
+          const absent = await absentInOneLook(queue, context).catch(() => new Set<string>());
+          for (const name of queue) listed.add(name);
+          for (const name of absent) knownAbsent.add(name);
+        }
         for (const name of starting) {
           const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }).then((ok) => {
+            knownAbsent.delete(name);
             if (ok) uploaded.add(name);
             else failedUntil.set(name, Date.now() + RETRY_FAILED_MS);
             running.delete(name);
