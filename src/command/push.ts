@@ -102,19 +102,52 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
 async function uploadWhole(
   storage: Storage, key: string, compressWhole: (data: Buffer) => Promise<Buffer>, source: SourceFacts, protect: boolean,
 ): Promise<ObjectInfo> {
-  const raw = await readWhole(source);
+  let sha256: string;
+  let packed: Buffer;
+  await compressing.acquire();
   try {
-    // The compression runs on the thread pool while the main thread hashes (WebCrypto's pooled digest
-    // measured no faster here and copies the buffer first: 16 MiB more per upload in flight).
-    const packing = compressWhole(raw);
-    const sha256 = createHash("sha256").update(raw).digest("hex");
-    const packed = await packing;
-    source.knowSha256(sha256);
-    return await storage.write(key, packed, { metadata: metadataOf(sha256, source), ifAbsent: protect, sizeHint: packed.length });
+    const raw = await readWhole(source);
+    try {
+      // The compression runs on the thread pool while the main thread hashes (WebCrypto's pooled digest
+      // measured no faster here and copies the buffer first: 16 MiB more per upload in flight).
+      const packing = compressWhole(raw);
+      sha256 = createHash("sha256").update(raw).digest("hex");
+      packed = await packing;
+    } finally {
+      releaseBuffer(raw);
+    }
   } finally {
-    releaseBuffer(raw);
+    compressing.release();
+  }
+  source.knowSha256(sha256);
+  // Only the compressed bytes wait for the network: more uploads than segments in memory can be in flight.
+  return storage.write(key, packed, { metadata: metadataOf(sha256, source), ifAbsent: protect, sizeHint: packed.length });
+}
+
+/**
+ * Segments being read and compressed at once in this process: each holds ~35 MB (the segment, lz4-napi's
+ * copies and outputs, which its allocator returns late); two keep both cores busy.
+ */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(count: number) {
+    this.free = count;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free -= 1;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free += 1;
   }
 }
+const compressing = new Slots(2);
 
 /** Larger files stream through with bounded memory; the checksum is computed while they pass. */
 async function uploadStreaming(

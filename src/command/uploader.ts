@@ -5,6 +5,7 @@
 import { spawn } from "node:child_process";
 import { type FSWatcher, watch } from "node:fs";
 import { mkdir, open, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
@@ -13,11 +14,10 @@ import type { PushContext } from "./push.js";
 import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
 
 /**
- * Uploads at once. Each holds a whole segment plus lz4-napi's copies and outputs (~35 MB together, which its
- * allocator returns late): two keep both cores busy and the process near 150 MB; a third added ~35 MB and
- * little speed (64 segments, MinIO on loopback).
+ * Uploads at once. Only two at a time hold a whole segment (push.ts compresses two at once, for memory);
+ * the others hold their compressed bytes while they wait for the network, which hides a far store's latency.
  */
-const PARALLEL = 2;
+const PARALLEL = 6;
 /** Without a ready file for this long the uploader exits; the next archive call starts another. */
 const IDLE_EXIT_MS = 30_000;
 /** archive_status is watched (inotify); the rescan also covers events a watcher may drop. */
@@ -46,7 +46,8 @@ export async function ensureUploader(walDir: string, env: Env): Promise<void> {
     detached: true,
     stdio: ["ignore", log.fd, log.fd],
     cwd: process.cwd(),
-    env: { ...process.env, ...env },
+    // A thread per core: more threads only add lz4-napi allocator caches (resident memory), not speed.
+    env: { UV_THREADPOOL_SIZE: String(Math.max(2, availableParallelism())), ...process.env, ...env },
   });
   await log.close();
   child.unref();
