@@ -111,10 +111,12 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
           for (const name of absent) knownAbsent.add(name);
         }
         for (const name of starting) {
-          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }).then((ok) => {
+          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }).then(async (ok) => {
             knownAbsent.delete(name);
             if (ok) uploaded.add(name);
             else failedUntil.set(name, Date.now() + RETRY_FAILED_MS);
+            // PostgreSQL's calls for uploaded files end in sh, so the local archive is kept in bounds here.
+            if (ok) await pruneLocalArchive(context, env);
             running.delete(name);
           });
           running.set(name, upload);
@@ -127,6 +129,14 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
     await Promise.all(running.values());
     if ((await pidInFile(walDir)) === process.pid) await unlink(join(walDir, STATE_DIR, PID_FILE)).catch(() => undefined);
   }
+}
+
+let pruning: Promise<unknown> | undefined;
+async function pruneLocalArchive(context: PushContext, env: Env): Promise<void> {
+  const dir = context.config.localArchiveDir;
+  if (!dir || pruning) return;
+  pruning = import("./cache-prune.js").then(({ pruneIfDue }) => pruneIfDue(dir, context.storage, env, context.log));
+  await pruning.finally(() => (pruning = undefined));
 }
 
 /** The pid file written by the spawner names the one uploader of this pg_wal. */
