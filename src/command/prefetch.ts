@@ -292,6 +292,10 @@ class Prefetcher {
       this.published.add(name);
       return;
     }
+    // Tells bin/wal-restore that this segment is in hand (downloading, waiting to be decoded): PostgreSQL's
+    // call waits for it instead of starting Node to fetch the same segment a second time.
+    const marker = join(this.dir, `.${name}.fetching`);
+    await writeFile(marker, "", { mode: 0o600 }).catch(() => undefined);
     try {
       const expect = { file: parseWalFileName(name, 1024 * 1024), systemId: this.systemId };
       const { localArchiveDir, compression } = this.context.config;
@@ -301,9 +305,7 @@ class Prefetcher {
       this.published.add(name);
       this.missing.delete(name);
       await unlink(`${destination}.missing`).catch(() => undefined);
-      // The decode buffer is reused; what is left is the object's compressed chunks, young garbage that a
-      // minor collection frees in a millisecond (a full one took 5-14 ms of the core replay needs).
-      (globalThis as { gc?: (options?: { type: string }) => void }).gc?.({ type: "minor" });
+      (globalThis as { gc?: () => void }).gc?.();
     } catch (error) {
       const absent = error instanceof NotFoundError;
       this.retryAfter.set(name, Date.now() + MISSING_RETRY_MS * (absent ? 1 : 3));
@@ -315,6 +317,8 @@ class Prefetcher {
       } else {
         this.context.log.warn(`prefetch of ${name} failed: ${(error as Error).message}`);
       }
+    } finally {
+      await unlink(marker).catch(() => undefined);
     }
   }
 
@@ -335,7 +339,8 @@ class Prefetcher {
 
   private async removeTemporaries(): Promise<void> {
     for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
-      if (entry.startsWith(".") && entry.endsWith(".tmp")) await unlink(join(this.dir, entry)).catch(() => undefined);
+      const leftover = entry.startsWith(".") && (entry.endsWith(".tmp") || entry.endsWith(".fetching"));
+      if (leftover) await unlink(join(this.dir, entry)).catch(() => undefined);
     }
   }
 

@@ -307,6 +307,40 @@ describe("prefetch", () => {
     }
   });
 
+  it("waits for a segment the worker has in hand instead of fetching it again, but not for a dead worker's", async () => {
+    const dir = scratch(); // an empty store: only the prefetch directory can answer
+    const [name] = names("0000000100000000000000A0", 1) as [string];
+    const bytes = makeSegment(name);
+    const prefetch = join(dir.wal, ".wal-native", "prefetch");
+    mkdirSync(prefetch, { recursive: true });
+    const worker = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(prefetch, "worker.pid"), `${worker.pid}\n`);
+      writeFileSync(join(prefetch, "worker.boot"), readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
+      writeFileSync(join(prefetch, `.${name}.fetching`), "");
+      // The "worker" publishes 300 ms later, as the real one does: file first, then the marker goes.
+      const publishing = (async () => {
+        await sleep(300);
+        writeFileSync(join(prefetch, name), bytes);
+        unlinkSync(join(prefetch, `.${name}.fetching`));
+      })();
+      const served = await restore(dir, name);
+      await publishing;
+      expect(served.code, served.stderr).toBe(0);
+      expect(served.stderr).toMatch(new RegExp(`restored ${name} from prefetch$`, "m"));
+      expect(served.bytes?.equals(bytes)).toBe(true);
+    } finally {
+      worker.kill("SIGKILL");
+    }
+    // The marker of a worker that died is not waited on: storage answers (here: not in the archive).
+    await new Promise((resolve) => worker.once("exit", resolve));
+    writeFileSync(join(prefetch, `.${name}.fetching`), "");
+    const started = Date.now();
+    const orphan = await restore(dir, name);
+    expect(orphan.code).toBe(74);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
   it("answers 'not in the archive' from the worker's fresh look, and finds a segment archived since", async () => {
     const source = scratch();
     const list = names("000000010000000000000080", 3);
