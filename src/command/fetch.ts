@@ -1,10 +1,11 @@
 // restore_command: a prefetched segment, else the local archive, else storage (retried within a
 // bounded time); then the prefetch worker is told where replay is.
-import { basename, dirname, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Config } from "../config.js";
 import { CorruptDataError, NotFoundError, isTransient } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
-import { parseWalFileName } from "../wal/file-name.js";
+import { WalSegment, parseWalFileName } from "../wal/file-name.js";
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
@@ -20,6 +21,24 @@ export interface FetchContext {
 }
 
 export type FetchSource = "prefetch" | "local archive" | "storage";
+
+/**
+ * Points a just-started worker at what comes next, so that it downloads while this call still runs: after
+ * the requested segment, or, for the history probes that open a recovery from a base backup, from the
+ * start segment that backup_label names (PostgreSQL asks for it right after those probes).
+ */
+async function seedPrefetch(walDir: string, segment: string | undefined, context: FetchContext): Promise<void> {
+  const { config } = context;
+  if (segment) return notePrefetchPosition(walDir, segment, config.segmentSize, config);
+  const label = await readFile(join(context.dataDir ?? ".", "backup_label"), "utf8");
+  const start = /^START WAL LOCATION: .* \(file ([0-9A-F]{24})\)$/m.exec(label)?.[1];
+  if (!start) return;
+  const first = WalSegment.parse(start, config.segmentSize);
+  const position = first.segmentNumber(config.segmentSize);
+  if (position === 0n) return;
+  const before = WalSegment.fromSegmentNumber(first.timeline, position - 1n, config.segmentSize).toString();
+  return notePrefetchPosition(walDir, before, config.segmentSize, config);
+}
 
 export async function fetchWalFile(name: string, destination: string, context: FetchContext): Promise<FetchSource> {
   const started = performance.now();
@@ -39,6 +58,7 @@ export async function fetchWalFile(name: string, destination: string, context: F
   }
   // The first call of a recovery (a history probe or a segment) starts the worker while it fetches.
   const early = recovering && file.kind !== "backup" ? await startPrefetchWorker(walDir, config).catch(() => undefined) : undefined;
+  if (early) await seedPrefetch(walDir, file.kind === "segment" ? name : undefined, context).catch(() => undefined);
   const expect: Expectation = { file, systemId: await readClusterSystemId(context.dataDir ?? ".") };
   let source: FetchSource = "local archive";
   // PostgreSQL fsyncs the files it keeps and asks again after a crash: no fsync of ours for its calls.
