@@ -232,8 +232,9 @@ class Prefetcher {
     while (Date.now() - lastMove < IDLE_EXIT_MS && !(await recoveryOver())) {
       const cursor = await this.readCursor();
       if (cursor === null) return; // the directory is gone: the cluster was removed
-      if (cursor && cursor.name !== this.cursor?.name) {
-        this.adapt(cursor);
+      // A seeded cursor (fetch.ts) guessed the segment size; the served file's real size corrects it.
+      if (cursor && (cursor.name !== this.cursor?.name || cursor.segmentSize !== this.cursor.segmentSize)) {
+        if (cursor.name !== this.cursor?.name) this.adapt(cursor);
         this.cursor = cursor;
         lastMove = Date.now();
         await this.cleanup(cursor);
