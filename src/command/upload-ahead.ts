@@ -80,9 +80,11 @@ export async function readyFiles(options: Pick<AheadOptions, "walDir" | "current
 }
 
 /** Pushes one ready file and records it; false (logged) when it failed or another process is uploading it. */
-export async function uploadOne(name: string, options: Pick<AheadOptions, "walDir" | "env">, context: PushContext): Promise<boolean> {
+export async function uploadOne(
+  name: string, options: Pick<AheadOptions, "walDir" | "env">, context: PushContext, claimed = false,
+): Promise<boolean> {
   const path = join(options.walDir, name);
-  if (!(await claimUpload(options.walDir, name).catch(() => false))) return false;
+  if (!claimed && !(await claimUpload(options.walDir, name).catch(() => false))) return false;
   try {
     const { outcome, summary } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
     // Found already archived: PostgreSQL has most likely just archived it itself (its .ready not yet

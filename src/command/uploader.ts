@@ -9,7 +9,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
-import { STATE_DIR } from "../cache/upload-records.js";
+import { STATE_DIR, claimUpload } from "../cache/upload-records.js";
 import type { PushContext } from "./push.js";
 import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
 
@@ -102,7 +102,13 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
       );
       if (queue.length > 0 || running.size > 0) lastWork = now;
       else if (now - lastWork > IDLE_EXIT_MS) break;
-      const starting = queue.slice(0, PARALLEL - running.size);
+      // Claimed at once, before the listing below: PostgreSQL's call for the oldest file is usually already
+      // waiting in bin/wal-archive, which gives the uploader ~0.1 s to claim it before starting Node.
+      const starting: string[] = [];
+      for (const name of queue.slice(0, PARALLEL - running.size)) {
+        if (await claimUpload(walDir, name).catch(() => false)) starting.push(name);
+        else failedUntil.set(name, now + RETRY_FAILED_MS); // another process is pushing it
+      }
       if (starting.length > 0) {
         // One LIST answers for every file ready at that moment; files that became ready since need another.
         if (starting.some((name) => !listed.has(name))) {
@@ -111,7 +117,7 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
           for (const name of absent) knownAbsent.add(name);
         }
         for (const name of starting) {
-          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }).then(async (ok) => {
+          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }, true).then(async (ok) => {
             knownAbsent.delete(name);
             if (ok) uploaded.add(name);
             else failedUntil.set(name, Date.now() + RETRY_FAILED_MS);
