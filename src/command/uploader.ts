@@ -23,7 +23,7 @@ const IDLE_EXIT_MS = 30_000;
 /** archive_status is watched (inotify); the rescan also covers events a watcher may drop. */
 const RESCAN_MS = 100;
 /** A file whose upload failed is left to PostgreSQL's own call for this long (it reports the error). */
-const RETRY_FAILED_MS = 5_000;
+const RETRY_FAILED_MS = 2_000;
 const PID_FILE = "uploader.pid";
 
 export function uploaderEnabled(walDir: string, env: Env, uploadConcurrency: number): boolean {
@@ -119,8 +119,11 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
         for (const name of starting) {
           const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }, true).then(async (ok) => {
             knownAbsent.delete(name);
-            if (ok) uploaded.add(name);
-            else failedUntil.set(name, Date.now() + RETRY_FAILED_MS);
+            if (ok) {
+              uploaded.add(name);
+              // Storage answers again (after an outage): the files that failed meanwhile need not wait their turn.
+              failedUntil.clear();
+            } else failedUntil.set(name, Date.now() + RETRY_FAILED_MS);
             // PostgreSQL's calls for uploaded files end in sh, so the local archive is kept in bounds here.
             if (ok) await pruneLocalArchive(context, env);
             running.delete(name);
