@@ -55,6 +55,8 @@ interface SourceFacts {
   readonly path: string;
   /** A segment's first LSN, from its header: the failover-duplicate rule parses its WAL records. */
   readonly startLsn?: bigint;
+  /** The header page that was checked against the name (segments). */
+  readonly head?: Buffer;
 }
 
 export async function pushWalFile(sourcePath: string, name: string, context: PushContext): Promise<PushResult> {
@@ -213,9 +215,12 @@ async function readWhole(source: SourceFacts): Promise<Buffer> {
       filled += bytesRead;
     }
     const { size } = await handle.stat();
-    if (filled !== source.size || size !== source.size) {
+    // The bytes uploaded must be the ones whose header was checked: a file recycled by PostgreSQL in between
+    // (possible only when archiving was switched off meanwhile) must not go out under this name.
+    const sameHead = source.head === undefined || data.subarray(0, source.head.length).equals(source.head);
+    if (filled !== source.size || size !== source.size || !sameHead) {
       releaseBuffer(data);
-      throw new LocalFileError(`'${source.path}' changed size while being archived (${source.size} -> ${size} bytes)`, undefined, ExitCode.tempFailure);
+      throw new LocalFileError(`'${source.path}' changed while being archived (${source.size} -> ${size} bytes)`, undefined, ExitCode.tempFailure);
     }
     return data;
   } finally {
@@ -231,6 +236,7 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
   let size: number;
   let systemId: bigint | undefined;
   let startLsn: bigint | undefined;
+  let head: Buffer | undefined;
   try {
     const info = await handle.stat();
     if (!info.isFile()) throw new LocalFileError(`'${sourcePath}' is not a regular file`, undefined, ExitCode.noInput);
@@ -239,7 +245,8 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
     if (file.segment && (file.kind === "segment" || file.kind === "partial")) {
       const page = Buffer.alloc(LONG_HEADER_SIZE);
       const { bytesRead } = await handle.read(page, 0, LONG_HEADER_SIZE, 0);
-      const header = readSegmentHeader(page.subarray(0, bytesRead), file.name);
+      head = page.subarray(0, bytesRead);
+      const header = readSegmentHeader(head, file.name);
       checkSegmentHeader(header, file.segment, size, file.name);
       systemId = header.systemIdentifier;
       if (file.kind === "segment") startLsn = header.pageAddress;
@@ -252,7 +259,7 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
   const knowSha256 = (known: string) => {
     digest ??= Promise.resolve(known);
   };
-  return { size, sha256, knowSha256, systemId, path: sourcePath, startLsn };
+  return { size, sha256, knowSha256, systemId, path: sourcePath, startLsn, head };
 }
 
 async function keepLocalCopy(sourcePath: string, name: string, config: Config, log: Logger): Promise<void> {
