@@ -160,11 +160,13 @@ async function snapshot(root: string): Promise<Record<string, string>> {
   const entries = await readdir(root, { recursive: true });
   const result: Record<string, string> = {};
   for (const entry of entries.sort()) {
-    const info = await stat(join(root, entry));
     const path = relative(root, join(root, entry));
     // Our own state lives in %p's directory (pg_wal/.wal-native: identity cache, prefetch worker
     // files); it is inside the directory the commands may write, so only its absence of content matters.
     if (path.startsWith("a/b/data/pg_wal/.wal-native")) continue;
+    // A prefetch worker started by the call may still be renaming its files inside pg_wal.
+    const info = await stat(join(root, entry)).catch(() => undefined);
+    if (!info) continue;
     result[path] = info.isDirectory() ? (path === "a/b/data/pg_wal" ? "dir" : `dir ${info.mtimeMs}`) : `${info.size} ${info.mtimeMs}`;
   }
   return result;
