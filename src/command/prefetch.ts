@@ -13,6 +13,7 @@ import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { STATE_DIR } from "../cache/upload-records.js";
 import { downloadVerified, fromLocalArchive } from "./restore-file.js";
+import { exists } from "../io/exists.js";
 
 const POLL_MS = 20;
 /** A worker whose window PostgreSQL has not moved for this long has nothing left to do. */
@@ -406,13 +407,4 @@ export async function stopPrefetchWorker(walDir: string): Promise<void> {
 
 function historyName(timeline: number): string {
   return `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -4,7 +4,7 @@
 // starts; a file the uploader could not push is pushed by that call, which reports the error.
 import { spawn } from "node:child_process";
 import { type FSWatcher, watch } from "node:fs";
-import { mkdir, open, readFile, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, unlink, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -12,6 +12,7 @@ import type { Env } from "../config.js";
 import { STATE_DIR, claimUpload } from "../cache/upload-records.js";
 import type { PushContext } from "./push.js";
 import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
+import { exists } from "../io/exists.js";
 
 /**
  * Uploads at once. Only two at a time hold a whole segment (push.ts compresses two at once, for memory);
@@ -163,13 +164,4 @@ async function pidInFile(walDir: string): Promise<number | undefined> {
   const text = await readFile(join(walDir, STATE_DIR, PID_FILE), "utf8").catch(() => "");
   const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -22,6 +22,7 @@ import {
   type WriteBody,
   type WriteOptions,
   resolveMetadata,
+  statAllByListing,
 } from "./storage.js";
 
 export interface LiteOptions {
@@ -139,10 +140,7 @@ export class LiteS3Storage implements Storage {
   }
 
   async statAll(keys: readonly string[], signal?: AbortSignal): Promise<ObjectInfo[]> {
-    const prefix = commonPrefix(keys);
-    const found = new Map<string, ObjectInfo>();
-    for await (const info of this.list(prefix, signal)) if (keys.includes(info.key)) found.set(info.key, info);
-    return keys.flatMap((key) => found.get(key) ?? []);
+    return statAllByListing((prefix) => this.list(prefix, signal), keys);
   }
 
   async remove(key: string): Promise<void> {
@@ -423,12 +421,6 @@ async function bufferUpTo(body: Readable, limit: number): Promise<Buffered> {
 async function* chained(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
   yield* head;
   for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
-}
-
-function commonPrefix(keys: readonly string[]): string {
-  let prefix = keys[0] ?? "";
-  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix;
 }
 
 /** As s3-multipart.ts: for plain and SSE-S3 PUTs the ETag is the body's MD5, proof the server stored these bytes. */

@@ -9,7 +9,7 @@ import {
 } from "@aws-sdk/client-s3";
 import { NotFoundError, TransientStorageError } from "../errors.js";
 import type { S3Location } from "../config.js";
-import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions } from "./storage.js";
+import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions, statAllByListing } from "./storage.js";
 import { writeObject } from "./s3-multipart.js";
 import { isNotFound, storageError } from "./s3-errors.js";
 
@@ -90,10 +90,7 @@ export class S3Storage implements Storage {
   }
 
   async statAll(keys: readonly string[], signal?: AbortSignal): Promise<ObjectInfo[]> {
-    const prefix = commonPrefix(keys);
-    const found = new Map<string, ObjectInfo>();
-    for await (const info of this.list(prefix, signal)) if (keys.includes(info.key)) found.set(info.key, info);
-    return keys.flatMap((key) => found.get(key) ?? []);
+    return statAllByListing((prefix) => this.list(prefix, signal), keys);
   }
 
   async remove(key: string): Promise<void> {
@@ -107,12 +104,6 @@ export class S3Storage implements Storage {
   private keyOf(key: string): string {
     return this.location.root + key;
   }
-}
-
-function commonPrefix(keys: readonly string[]): string {
-  let prefix = keys[0] ?? "";
-  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
-  return prefix;
 }
 
 /** Errors out when the body ends before Content-Length bytes (or runs past it). */

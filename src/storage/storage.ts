@@ -69,3 +69,17 @@ export const BACKUP_FOLDER = "basebackups_005/";
 export function resolveMetadata(options: WriteOptions): Metadata | undefined {
   return typeof options.metadata === "function" ? options.metadata() : options.metadata;
 }
+
+/**
+ * statAll for stores that list: one listing of the keys' common prefix answers for all of them, in the
+ * order asked (S3: one LIST finds a segment under any compression extension).
+ */
+export async function statAllByListing(
+  list: (prefix: string) => AsyncIterable<ObjectInfo>, keys: readonly string[],
+): Promise<ObjectInfo[]> {
+  let prefix = keys[0] ?? "";
+  for (const key of keys) while (!key.startsWith(prefix)) prefix = prefix.slice(0, -1);
+  const found = new Map<string, ObjectInfo>();
+  for await (const info of list(prefix)) if (keys.includes(info.key)) found.set(info.key, info);
+  return keys.flatMap((key) => found.get(key) ?? []);
+}
