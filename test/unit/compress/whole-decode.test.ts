@@ -112,8 +112,12 @@ describe.each([lz4Codec, brotliCodec, zstdCodec, lzmaCodec, gzipCodec, noneCodec
     expect(await decodeWhole(codec, input, new Output(undefined, MiB))).toBeUndefined();
   });
 
-  it.skipIf(codec.name === "none")("refuses a truncated object", async () => {
-    const input = await compress(codec, data);
+});
+
+// An uncompressed object has no framing to notice a cut: the size and SHA-256 checks of restore-file.ts do.
+describe.each([lz4Codec, brotliCodec, zstdCodec, lzmaCodec, gzipCodec])("decodeWhole with $name, truncated", (codec) => {
+  it("refuses a truncated object", async () => {
+    const input = await compress(codec, walLikeBytes(2 * MiB + 3, 9));
     const error = await rejectionOf(decodeWhole(codec, input.subarray(0, input.length >> 1), new Output(undefined, 16 * MiB)));
     expect(error).toBeInstanceOf(CorruptDataError);
   });
