@@ -216,7 +216,6 @@ class Prefetcher {
   private window: number;
   private cursor: Cursor | undefined;
   private segmentSize = DEFAULT_SEGMENT_SIZE;
-  private collections = 0;
 
   constructor(
     private readonly dir: string,
@@ -308,10 +307,7 @@ class Prefetcher {
       this.published.add(name);
       this.missing.delete(name);
       await unlink(`${destination}.missing`).catch(() => undefined);
-      // A full collection per segment kept the worker near 150 MB but took 5-14 ms of the cores replay needs
-      // (recovery of 64 segments 4.1 s); minor ones only let it grow to ~190 MB (3.7 s). One full in four.
-      this.collections += 1;
-      (globalThis as { gc?: (options?: { type: string }) => void }).gc?.({ type: this.collections % 4 === 0 ? "major" : "minor" });
+      (globalThis as { gc?: () => void }).gc?.();
     } catch (error) {
       const absent = error instanceof NotFoundError;
       this.retryAfter.set(name, Date.now() + MISSING_RETRY_MS * (absent ? 1 : 3));
