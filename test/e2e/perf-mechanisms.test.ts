@@ -1,12 +1,11 @@
 // Correctness of the speed mechanisms (issue 4): upload-ahead records and the prefetch worker,
 // with the built commands as real processes on a filesystem store.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync, unlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { WalSegment } from "../../src/wal/file-name.js";
+import { type WalScratch, segmentNames, walScratch } from "../support/pg-wal-scratch.js";
 import { MiB, makeSegment } from "../support/wal.js";
 import { runBin } from "../support/run-command.js";
 
@@ -26,23 +25,13 @@ afterAll(async () => {
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
-function scratch(): { root: string; store: string; data: string; wal: string; env: Record<string, string> } {
-  const root = mkdtempSync(join(tmpdir(), "wal-native-perf-"));
-  roots.push(root);
-  const store = join(root, "store");
-  const data = join(root, "data");
-  const wal = join(data, "pg_wal");
-  mkdirSync(store);
-  mkdirSync(join(wal, "archive_status"), { recursive: true });
-  const env = { WALG_FILE_PREFIX: store, WALNATIVE_LOCAL_ARCHIVE: "off", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "" };
-  return { root, store, data, wal, env };
+function scratch(): WalScratch {
+  const dir = walScratch("perf");
+  roots.push(dir.root);
+  return dir;
 }
 
-function names(first: string, count: number, segmentSize = 16 * MiB): string[] {
-  const list = [first];
-  while (list.length < count) list.push(WalSegment.parse(list.at(-1) as string, segmentSize).next(segmentSize).toString());
-  return list;
-}
+const names = segmentNames;
 
 /** Archives like PostgreSQL: ready files present, one call per file, .ready renamed to .done after success. */
 async function archiveAll(dir: ReturnType<typeof scratch>, list: string[], env = dir.env): Promise<string[]> {

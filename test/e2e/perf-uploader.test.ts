@@ -1,13 +1,12 @@
 // Correctness of the background uploader (issue 4, upload-ahead): the built commands as real processes on a
 // filesystem store, the way PostgreSQL's archiver calls them (one call per file, .ready renamed to .done).
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
-import { WalSegment } from "../../src/wal/file-name.js";
-import { MiB, makeSegment } from "../support/wal.js";
+import { makeSegment } from "../support/wal.js";
+import { type WalScratch, segmentNames, walScratch } from "../support/pg-wal-scratch.js";
 import { runBin } from "../support/run-command.js";
 
 const roots: string[] = [];
@@ -20,31 +19,15 @@ afterAll(async () => {
   for (const root of roots) rmSync(root, { recursive: true, force: true });
 });
 
-interface Scratch {
-  readonly root: string;
-  readonly store: string;
-  readonly data: string;
-  readonly wal: string;
-  readonly env: Record<string, string>;
-}
+type Scratch = WalScratch;
 
 function scratch(): Scratch {
-  const root = mkdtempSync(join(tmpdir(), "wal-native-uploader-"));
-  roots.push(root);
-  const store = join(root, "store");
-  const data = join(root, "data");
-  const wal = join(data, "pg_wal");
-  mkdirSync(store);
-  mkdirSync(join(wal, "archive_status"), { recursive: true });
-  const env = { WALG_FILE_PREFIX: store, WALNATIVE_LOCAL_ARCHIVE: "off", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "" };
-  return { root, store, data, wal, env };
+  const dir = walScratch("uploader");
+  roots.push(dir.root);
+  return dir;
 }
 
-function names(first: string, count: number): string[] {
-  const list = [first];
-  while (list.length < count) list.push(WalSegment.parse(list.at(-1) as string, 16 * MiB).next(16 * MiB).toString());
-  return list;
-}
+const names = (first: string, count: number): string[] => segmentNames(first, count);
 
 function stage(dir: Scratch, list: string[]): void {
   for (const name of list) {
