@@ -1,7 +1,7 @@
 // Get one WAL file out of the archive and publish it verified: find the object, decompress, check
 // header, size, checksum and system identifier, fsync, rename. Shared by wal-restore and the prefetcher.
 import { createReadStream } from "node:fs";
-import { open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
@@ -150,22 +150,37 @@ export async function publishVerified(content: Buffer, destination: string, expe
     },
     expect,
   );
+  return publishThrough(destination, expect, options, async (handle) => {
+    for (let offset = 0; offset < content.length; ) {
+      offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
+    }
+    return content.length;
+  });
+}
+
+/**
+ * The publication protocol of both writers: a temporary file beside the destination, filled (and checked)
+ * by `fill`, fsynced when durable, renamed into place. On any failure the temporary file is removed and the
+ * destination is never created.
+ */
+async function publishThrough(
+  destination: string, expect: Expectation, options: PublishOptions, fill: (handle: FileHandle) => Promise<number>,
+): Promise<number> {
   const temp = tempPathFor(destination);
   try {
     const handle = await open(temp, "wx", 0o600).catch((error: unknown) => {
       throw new LocalFileError(`cannot create '${temp}': ${(error as Error).message}`, error);
     });
+    let bytes: number;
     try {
-      for (let offset = 0; offset < content.length; ) {
-        offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
-      }
+      bytes = await fill(handle);
       if (options.durable) await handle.sync();
     } finally {
       await handle.close();
     }
     await rename(temp, destination);
     if (options.durable) await syncDirectory(dirname(destination)).catch(() => undefined);
-    return content.length;
+    return bytes;
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     throw asLocalFileError(error, expect, destination);
@@ -183,10 +198,7 @@ function asLocalFileError(error: unknown, expect: Expectation, destination: stri
   return error;
 }
 
-/**
- * Streams into a temporary file beside the destination, checks it, fsyncs and renames. On any
- * failure the temporary file is removed and the destination is never created.
- */
+/** Streams into a temporary file beside the destination, checks it and publishes it (publishThrough). */
 export async function writeVerified(
   input: Readable,
   destination: string,
@@ -194,26 +206,16 @@ export async function writeVerified(
   stages: NodeJS.ReadWriteStream[],
   options: PublishOptions,
 ): Promise<number> {
-  const temp = tempPathFor(destination);
   const inspector = new Inspector(LONG_HEADER_SIZE);
   try {
-    const handle = await open(temp, "wx", 0o600).catch((error: unknown) => {
-      throw new LocalFileError(`cannot create '${temp}': ${(error as Error).message}`, error);
-    });
-    try {
+    return await publishThrough(destination, expect, options, async (handle) => {
       await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);
       verify(inspector, expect);
-      if (options.durable) await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, destination);
-    if (options.durable) await syncDirectory(dirname(destination)).catch(() => undefined);
-    return inspector.bytes;
+      return inspector.bytes;
+    });
   } catch (error) {
     input.destroy();
-    await unlink(temp).catch(() => undefined);
-    throw asLocalFileError(error, expect, destination);
+    throw error;
   }
 }
 
