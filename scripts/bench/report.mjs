@@ -166,6 +166,10 @@ const ROW_NOTES = `## What each row measures
   connections"; the run fails unless pg_is_in_recovery() is false and all N segments were restored.
   *median call ms* comes from GNU time's %e, which has 10 ms resolution.
   *× cp floor* compares with the loopback cp run (cp does not touch the network).
+  Before each run the bench writes and deletes 2N segments' worth of files, so that every tool starts
+  with the same recently freed memory: on this VM, memory left free for a few seconds goes back to the
+  host, and touching it again costs ~40 ms per 16 MiB (3 ms when recently freed); a recovery fills the page
+  cache with the N restored segments, so without this the time depended on what the run before had freed.
 - **20 ms RTT**: the same, with the tools talking to MinIO through a TCP proxy that delays every chunk by
   10 ms each way and the first bytes of a connection by another round trip (as a TCP handshake would).
   The kernel here has no \`sch_netem\`, so \`tc netem\` is not available; the proxy models latency only, not

@@ -13,6 +13,7 @@ import { s3Env } from "./lib/minio.mjs";
 import { clusterAt, configure, freePort, isRunning, logTail, logTimestamp, psql, start, stop } from "./lib/pg.mjs";
 import { chownTreeToPostgres, median, mkdirForPostgres, postgresEnv, TIME_BIN } from "./lib/proc.mjs";
 import { readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+import { warmPagePool } from "./lib/page-pool.mjs";
 
 const READY = /database system is ready to accept connections\s*$/;
 const FAILED = /\b(FATAL|PANIC):/;
@@ -42,6 +43,8 @@ export async function restoreRun(ctx, data, scenario) {
       restore_command: `${TIME_BIN} -f '%%e %%M' -a -o ${callsFile} ${restoreCommand(ctx, scenario, daemon)}`,
       archive_mode: "off", hot_standby: "on", shared_buffers: "128MB", max_wal_size: "4GB",
     });
+    // Every tool starts with the same recently freed memory (lib/page-pool.mjs): twice what the N restored segments fill.
+    warmPagePool(ctx.workDir, 2 * data.segments.length * (16 << 20));
     const sampler = sampleMarked(scenarioEnv);
     const started = Date.now();
     await start(cluster, env, { wait: false });
@@ -62,6 +65,7 @@ export async function restoreRun(ctx, data, scenario) {
     // The server log stays in the work dir (kept with --keep) for a look at each restore call's timing.
     try {
       copyFileSync(cluster.logFile, join(ctx.workDir, `restore-${scenario.key}.log`));
+      copyFileSync(join(cluster.data, "pg_wal/.wal-native/prefetch/worker.log"), join(ctx.workDir, `restore-${scenario.key}.worker.log`));
     } catch {
       // no log: the server never started
     }

@@ -33,6 +33,8 @@ async function main() {
     toolSettings: {
       WALG_UPLOAD_CONCURRENCY: "16", WALG_DOWNLOAD_CONCURRENCY: "10",
       WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "",
+      // Development: WALNATIVE_LOG_LEVEL=debug puts the workers' timing lines in their logs (kept with --keep).
+      ...(process.env.WALNATIVE_LOG_LEVEL ? { WALNATIVE_LOG_LEVEL: process.env.WALNATIVE_LOG_LEVEL } : {}),
     },
   };
   say(`run ${runId}: N = ${opts.segments}, ${opts.repeat} run(s) per cell${opts.quick ? " (quick)" : ""}, work dir ${workDir}`);

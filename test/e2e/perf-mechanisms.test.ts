@@ -1,6 +1,6 @@
 // Correctness of the speed mechanisms (issue 4): upload-ahead records and the prefetch worker,
 // with the built commands as real processes on a filesystem store.
-import { mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync, existsSync, unlinkSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -328,6 +328,36 @@ describe("prefetch", () => {
     const orphan = await restore(dir, name);
     expect(orphan.code).toBe(74);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it("keeps the archive's last segment for PostgreSQL's re-reads as recovery ends, and no other segment", async () => {
+    const source = scratch();
+    const [first, second, last, beyond] = names("000000010000000000000090", 4) as [string, string, string, string];
+    const contents = stage(source, [first, second, last]);
+    await archiveAll(source, [first, second, last]);
+    const dir = restoreScratch(source);
+    const prefetch = join(dir.wal, ".wal-native", "prefetch");
+    expect((await restore(dir, first)).code).toBe(0);
+    await waitForFiles(prefetch, [second, last, `${beyond}.missing`]);
+    // The archive does not end after the segment just served: it is not fetched again.
+    await sleep(300);
+    expect(readdirSync(prefetch)).not.toContain(first);
+    for (const name of [second, last]) expect((await restore(dir, name)).stderr).toMatch(/from prefetch/);
+    await waitForFiles(prefetch, [last, `${last}.keep`]);
+    // Served by copy: the very same file stays (a rename would leave a new one, fetched again).
+    const identity = (): string => {
+      const info = statSync(join(prefetch, last), { bigint: true });
+      return `${info.ino}:${info.ctimeNs}`;
+    };
+    const before = identity();
+    for (let reread = 0; reread < 2; reread += 1) {
+      const again = await restore(dir, last);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/from prefetch/);
+      expect(again.bytes?.equals(contents.get(last) as Buffer)).toBe(true);
+    }
+    expect(identity()).toBe(before);
+    expect((await restore(dir, beyond)).code).toBe(74);
   });
 
   it("answers 'not in the archive' from the worker's fresh look, and finds a segment archived since", async () => {
