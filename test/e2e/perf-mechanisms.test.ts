@@ -330,6 +330,37 @@ describe("prefetch", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("waits for a worker that is still starting rather than fetching what it is about to publish, but not for long", async () => {
+    const dir = scratch(); // an empty store: only the prefetch directory can answer
+    const [name, other] = names("0000000100000000000000B0", 2) as [string, string];
+    const bytes = makeSegment(name);
+    const prefetch = join(dir.wal, ".wal-native", "prefetch");
+    mkdirSync(prefetch, { recursive: true });
+    const worker = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      // Started (pid file written by its spawner), not ready yet: nothing marked in hand so far.
+      writeFileSync(join(prefetch, "worker.pid"), `${worker.pid}\n`);
+      writeFileSync(join(prefetch, "worker.boot"), readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
+      const publishing = (async () => {
+        await sleep(250);
+        writeFileSync(join(prefetch, name), bytes);
+        writeFileSync(join(prefetch, "worker.ready"), "");
+      })();
+      const served = await restore(dir, name);
+      await publishing;
+      expect(served.code, served.stderr).toBe(0);
+      expect(served.stderr).toMatch(new RegExp(`restored ${name} from prefetch$`, "m"));
+      expect(served.bytes?.equals(bytes)).toBe(true);
+      // A worker that never gets ready is waited for about half a second; then storage answers.
+      unlinkSync(join(prefetch, "worker.ready"));
+      const started = Date.now();
+      expect((await restore(dir, other)).code).toBe(74);
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      worker.kill("SIGKILL");
+    }
+  });
+
   it("keeps the archive's last segment for PostgreSQL's re-reads as recovery ends, and no other segment", async () => {
     const source = scratch();
     const [first, second, last, beyond] = names("000000010000000000000090", 4) as [string, string, string, string];
