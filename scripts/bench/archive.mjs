@@ -50,6 +50,12 @@ export async function archiveRun(ctx, data, scenario) {
     };
   } finally {
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
+    // The uploader's log stays in the work dir (kept with --keep).
+    try {
+      copyFileSync(join(dataDir, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `archive-${scenario.key}.uploader.log`));
+    } catch {
+      // no uploader ran (wal-g, or WALNATIVE_UPLOADER=off)
+    }
     rmSync(root, { recursive: true, force: true });
   }
 }

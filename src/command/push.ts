@@ -104,36 +104,38 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
 async function uploadWhole(
   storage: Storage, key: string, codec: Codec, source: SourceFacts, protect: boolean,
 ): Promise<ObjectInfo> {
-  const compressWhole = codec.compressWhole!.bind(codec);
-  let sha256: string;
-  let packed: Buffer;
+  const { packed, sha256 } = await packWhole(codec, source);
+  // The codec's intermediate buffers are unreachable now and still young: a minor collection (the background
+  // uploader exposes gc) frees them at once instead of after the upload, when they would be in the old generation.
+  (globalThis as { gc?: (options: object) => void }).gc?.({ type: "minor" });
+  source.knowSha256(sha256);
+  // Only the compressed bytes wait for the network: more uploads than segments in memory can be in flight.
+  return storage.write(key, packed, { metadata: metadataOf(sha256, source), ifAbsent: protect, sizeHint: packed.length });
+}
+
+async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; sha256: string }> {
   const slots = codec.name === "lz4" ? compressingLz4 : compressing;
   await slots.acquire();
   try {
     const raw = await readWhole(source);
     try {
-      // The compression runs on the thread pool while the main thread hashes (WebCrypto's pooled digest
-      // measured no faster here and copies the buffer first: 16 MiB more per upload in flight).
-      const packing = compressWhole(raw);
-      sha256 = createHash("sha256").update(raw).digest("hex");
-      packed = await packing;
+      // Brotli compresses on the thread pool while the main thread hashes (WebCrypto's pooled digest measured
+      // no faster here and copies the buffer first: 16 MiB more per upload in flight); LZ4 compresses first.
+      const packing = codec.compressWhole!(raw);
+      const sha256 = createHash("sha256").update(raw).digest("hex");
+      return { packed: await packing, sha256 };
     } finally {
       releaseBuffer(raw);
     }
   } finally {
     slots.release();
   }
-  source.knowSha256(sha256);
-  // Only the compressed bytes wait for the network: more uploads than segments in memory can be in flight.
-  return storage.write(key, packed, { metadata: metadataOf(sha256, source), ifAbsent: protect, sizeHint: packed.length });
 }
 
 /**
- * Segments being read and compressed at once in this process. Each holds its 16 MiB and the codec's
- * buffers (lz4-napi's copies and outputs, which its allocator returns late: ~35 MB in all). LZ4 already
- * spreads one segment's 4 MiB blocks over the thread pool: one at a time was as fast as two (64 segments,
- * 1.71 s either way) and kept the uploader ~30 MB smaller. Brotli compresses a segment on one thread, so
- * two run at once (2.8 s against 3.2-3.8 s with one).
+ * Segments being read and compressed at once in this process, each with its 16 MiB and the codec's buffers.
+ * LZ4 compresses a segment in ~5 ms on the main thread, so one at a time. Brotli compresses a segment on one
+ * pool thread, so two run at once (2.8 s against 3.2-3.8 s with one, for 64 segments).
  */
 class Slots {
   private free: number;

@@ -1,6 +1,6 @@
 // LZ4 codec: writes exactly the single frame wal-g writes (walg-compat.md 2.2) and reads what wal-g's reader accepts.
 import { Xxh32, xxh32 } from "@node-rs/xxhash";
-import { compress as compressOnPool, compressSync } from "lz4-napi";
+import { compressSync } from "lz4-napi";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { CorruptDataError } from "../errors.js";
 import type { Codec } from "./codec.js";
@@ -85,26 +85,24 @@ class Lz4Compressor extends PacedTransform {
 }
 
 /**
- * The frame the streaming writer produces, from a whole buffer: its 4 MiB blocks are independent, so they are
- * compressed at once on the libuv thread pool (both cores) while the main thread computes the checksum.
+ * The frame the streaming writer produces, from a whole buffer. Compressed on the calling thread: lz4-napi's
+ * async calls copy each block and allocate in a heap per pool thread, which the process kept (the uploader
+ * at ~165 MB against ~150 MB this way), while a 16 MiB segment takes ~5 ms here (64 segments archived
+ * in 1.8-1.9 s against 1.6-1.8 s on the pool).
  */
 async function compressWhole(data: Buffer): Promise<Buffer> {
-  const blocks: Buffer[] = [];
-  for (let offset = 0; offset < data.length; offset += WRITER_BLOCK_SIZE) {
-    blocks.push(data.subarray(offset, Math.min(offset + WRITER_BLOCK_SIZE, data.length)));
-  }
-  const packing = blocks.map((block) => compressOnPool(block));
-  const trailer = Buffer.alloc(END_MARK_SIZE + 4);
-  trailer.writeUInt32LE(xxh32(data, 0) >>> 0, END_MARK_SIZE);
   const parts: Buffer[] = [Buffer.from(WRITER_HEADER)];
-  for (const [index, packed] of (await Promise.all(packing)).entries()) {
-    const block = blocks[index]!;
+  for (let offset = 0; offset < data.length; offset += WRITER_BLOCK_SIZE) {
+    const block = data.subarray(offset, Math.min(offset + WRITER_BLOCK_SIZE, data.length));
+    const packed = compressSync(block);
     if (packed.readUInt32LE(0) !== block.length) throw new Error("lz4-napi block output has an unexpected layout");
     if (packed.length - 4 < block.length) {
       packed.writeUInt32LE(packed.length - 4, 0);
       parts.push(packed);
     } else parts.push(blockSizeField(block.length, true), block);
   }
+  const trailer = Buffer.alloc(END_MARK_SIZE + 4);
+  trailer.writeUInt32LE(xxh32(data, 0) >>> 0, END_MARK_SIZE);
   parts.push(trailer);
   return Buffer.concat(parts);
 }
