@@ -35,10 +35,6 @@ async function main() {
       WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "",
       // Development: WALNATIVE_LOG_LEVEL=debug puts the workers' timing lines in their logs (kept with --keep).
       ...(process.env.WALNATIVE_LOG_LEVEL ? { WALNATIVE_LOG_LEVEL: process.env.WALNATIVE_LOG_LEVEL } : {}),
-      ...(process.env.WN_MEM ? { WN_MEM: "1" } : {}),
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("WN_"))),
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("MALLOC_") || k.startsWith("MIMALLOC_"))),
-      ...(process.env.WN_GC ? { WN_GC: process.env.WN_GC, WN_GC_MB: process.env.WN_GC_MB ?? "64" } : {}),
     },
   };
   say(`run ${runId}: N = ${opts.segments}, ${opts.repeat} run(s) per cell${opts.quick ? " (quick)" : ""}, work dir ${workDir}`);
