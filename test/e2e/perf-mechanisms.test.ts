@@ -361,6 +361,25 @@ describe("prefetch", () => {
     }
   });
 
+  it("runs the prefetch worker below replay's priority, all of its threads", async () => {
+    const source = scratch();
+    const list = names("0000000100000000000000C0", 3);
+    stage(source, list);
+    await archiveAll(source, list);
+    const dir = restoreScratch(source);
+    expect((await restore(dir, list[0] as string)).code).toBe(0);
+    const prefetch = join(dir.wal, ".wal-native", "prefetch");
+    await waitForFiles(prefetch, ["worker.ready"]);
+    const pid = readFileSync(join(prefetch, "worker.pid"), "utf8").trim();
+    // /proc/<pid>/task/<tid>/stat: the 19th field is the nice value (fields counted from the pid).
+    const niceness = readdirSync(`/proc/${pid}/task`).map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    });
+    expect(niceness.length).toBeGreaterThan(1);
+    expect(new Set(niceness)).toEqual(new Set([10]));
+  });
+
   it("keeps the archive's last segment for PostgreSQL's re-reads as recovery ends, and no other segment", async () => {
     const source = scratch();
     const [first, second, last, beyond] = names("000000010000000000000090", 4) as [string, string, string, string];
