@@ -138,6 +138,16 @@ async function restore(dir: ReturnType<typeof scratch>, name: string, env = dir.
   return { ...result, bytes };
 }
 
+/** A live process of this boot standing in for the prefetch worker (pid and boot files; no worker.ready). */
+function standInWorker(dir: ReturnType<typeof scratch>): { prefetch: string; worker: ReturnType<typeof spawn> } {
+  const prefetch = join(dir.wal, ".wal-native", "prefetch");
+  mkdirSync(prefetch, { recursive: true });
+  const worker = spawn("sleep", ["60"], { stdio: "ignore" });
+  writeFileSync(join(prefetch, "worker.pid"), `${worker.pid}\n`);
+  writeFileSync(join(prefetch, "worker.boot"), readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
+  return { prefetch, worker };
+}
+
 function restoreScratch(source: ReturnType<typeof scratch>): ReturnType<typeof scratch> {
   const dir = scratch();
   rmSync(dir.store, { recursive: true });
@@ -300,12 +310,8 @@ describe("prefetch", () => {
     const dir = scratch(); // an empty store: only the prefetch directory can answer
     const [name] = names("0000000100000000000000A0", 1) as [string];
     const bytes = makeSegment(name);
-    const prefetch = join(dir.wal, ".wal-native", "prefetch");
-    mkdirSync(prefetch, { recursive: true });
-    const worker = spawn("sleep", ["60"], { stdio: "ignore" });
+    const { prefetch, worker } = standInWorker(dir);
     try {
-      writeFileSync(join(prefetch, "worker.pid"), `${worker.pid}\n`);
-      writeFileSync(join(prefetch, "worker.boot"), readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
       writeFileSync(join(prefetch, `.${name}.fetching`), "");
       // The "worker" publishes 300 ms later, as the real one does: file first, then the marker goes.
       const publishing = (async () => {
@@ -334,13 +340,9 @@ describe("prefetch", () => {
     const dir = scratch(); // an empty store: only the prefetch directory can answer
     const [name, other] = names("0000000100000000000000B0", 2) as [string, string];
     const bytes = makeSegment(name);
-    const prefetch = join(dir.wal, ".wal-native", "prefetch");
-    mkdirSync(prefetch, { recursive: true });
-    const worker = spawn("sleep", ["60"], { stdio: "ignore" });
+    // Started (pid file written by its spawner), not ready yet: nothing marked in hand so far.
+    const { prefetch, worker } = standInWorker(dir);
     try {
-      // Started (pid file written by its spawner), not ready yet: nothing marked in hand so far.
-      writeFileSync(join(prefetch, "worker.pid"), `${worker.pid}\n`);
-      writeFileSync(join(prefetch, "worker.boot"), readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
       const publishing = (async () => {
         await sleep(250);
         writeFileSync(join(prefetch, name), bytes);
