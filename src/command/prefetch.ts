@@ -339,8 +339,9 @@ class Prefetcher {
     const destination = join(this.dir, name);
     // Tells bin/wal-restore that this segment is in hand (downloading, waiting to be decoded): PostgreSQL's
     // call waits for it instead of starting Node to fetch the same segment a second time. Written before
-    // the first await, so the segments of the first schedule() are marked when worker.ready appears.
-    const marker = name.endsWith(".history") ? undefined : join(this.dir, `.${name}.fetching`);
+    // the first await, so the segments of the first schedule() are marked when worker.ready appears; not for
+    // the looks schedule() takes every poll at a published name (history files, the archive's last segment).
+    const marker = name.endsWith(".history") || this.published.has(name) ? undefined : join(this.dir, `.${name}.fetching`);
     if (marker) writeMarker(marker);
     try {
       if (await exists(destination)) {
