@@ -58,7 +58,7 @@ async function main() {
   const matrix = { networks, tools, withCp: !opts.tools || opts.tools.includes("cp"), repeat: opts.repeat, attempt: (label, scenario) => attempt(results, label, scenario) };
   results.repeat = opts.repeat;
   results.archive = opts.matrix ? await archiveMatrix(ctx, data, matrix) : [];
-  results.restore = opts.matrix ? await restoreMatrix(ctx, data, { ...matrix, archiveRows: results.archive }) : [];
+  results.restore = opts.matrix && opts.restore ? await restoreMatrix(ctx, data, { ...matrix, archiveRows: results.archive }) : [];
   const oursPrefix = results.archive.find((row) => row.net === "loopback" && row.codec === "lz4" && row.tool === "ours")?.prefix;
   const fast = !opts.fastpath ? [] : await attempt(results, "fast path", () => fastPathRuns(ctx, data, {
     runs: opts.quick ? 10 : 30, endpoint: minio.endpoint, prefix: oursPrefix ?? `${runId}/fastpath`,

@@ -1,6 +1,5 @@
 // archive_command: push one WAL file (checks, local copy, compress, upload, confirm).
 import { open } from "node:fs/promises";
-import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
@@ -16,7 +15,8 @@ import { candidateKeys, codecOfKey, walKey } from "../wal/archive-keys.js";
 import { ObjectExistsError, type ObjectInfo, type Storage } from "../storage/storage.js";
 import { LocalArchive } from "../cache/local-archive.js";
 import { STATE_DIR } from "../cache/upload-records.js";
-import { Inspector, sha256Of } from "../io/streams.js";
+import { Inspector, sha256Of as sha256OfStream } from "../io/streams.js";
+import { allocSegmentBuffer, sha256Of } from "../io/hash-thread.js";
 import { sameWalAsArchived } from "./same-wal.js";
 
 /** Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g". */
@@ -119,11 +119,13 @@ async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: B
   try {
     const raw = await readWhole(source);
     try {
-      // Brotli compresses on the thread pool while the main thread hashes (WebCrypto's pooled digest measured
-      // no faster here and copies the buffer first: 16 MiB more per upload in flight); LZ4 compresses first.
+      // The hash runs on the uploader's hash thread (else here) while the codec compresses: brotli on the
+      // thread pool, LZ4 on this thread. WebCrypto's pooled digest copies the buffer first (16 MiB more per
+      // upload in flight) and measured no faster.
+      const hashing = sha256Of(raw);
       const packing = codec.compressWhole!(raw);
-      const sha256 = createHash("sha256").update(raw).digest("hex");
-      return { packed: await packing, sha256 };
+      const [packed, sha256] = await Promise.all([packing, hashing]);
+      return { packed, sha256 };
     } finally {
       releaseBuffer(raw);
     }
@@ -199,7 +201,7 @@ function metadataOf(sha256: string, source: SourceFacts): Record<string, string>
 const spareBuffers: Buffer[] = [];
 function takeBuffer(size: number): Buffer {
   const index = spareBuffers.findIndex((buffer) => buffer.length === size);
-  return index >= 0 ? spareBuffers.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(size);
+  return index >= 0 ? spareBuffers.splice(index, 1)[0]! : allocSegmentBuffer(size);
 }
 function releaseBuffer(buffer: Buffer): void {
   if (spareBuffers.length < 4) spareBuffers.push(buffer);
@@ -257,7 +259,7 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
     await handle.close();
   }
   let digest: Promise<string> | undefined;
-  const sha256 = () => (digest ??= sha256Of(createReadStream(sourcePath, { highWaterMark: 256 * 1024 })).then((result) => result.sha256));
+  const sha256 = () => (digest ??= sha256OfStream(createReadStream(sourcePath, { highWaterMark: 256 * 1024 })).then((result) => result.sha256));
   const knowSha256 = (known: string) => {
     digest ??= Promise.resolve(known);
   };

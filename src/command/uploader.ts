@@ -13,6 +13,7 @@ import { STATE_DIR, claimUpload } from "../cache/upload-records.js";
 import type { PushContext } from "./push.js";
 import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
 import { exists } from "../io/exists.js";
+import { startHashThread } from "../io/hash-thread.js";
 
 /**
  * Uploads at once. At most two hold a whole segment (push.ts's compression slots); the others hold their
@@ -85,6 +86,7 @@ export async function stopUploader(walDir: string): Promise<void> {
 
 export async function runUploader(walDir: string, context: PushContext, env: Env): Promise<void> {
   if (!(await ownsPidFile(walDir))) return;
+  await startHashThread().catch((error: unknown) => context.log.debug(`no hash thread: ${(error as Error).message}`));
   const statusDir = join(walDir, "archive_status");
   let wake: () => void = () => undefined;
   let watcher: FSWatcher | undefined;

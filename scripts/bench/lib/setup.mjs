@@ -21,11 +21,12 @@ export const USAGE = `usage: npm run bench -- [options]
   --keep             keep the work dir under /tmp for inspection
   --tools LIST       only these tools, comma-separated (ours, wal-g, wal-g daemon, cp; development)
   --no-fastpath      skip the per-call fast-path measurements (development)
-  --no-matrix        skip the archive and restore runs (development)`;
+  --no-matrix        skip the archive and restore runs (development)
+  --no-restore       skip the restore runs only (development)`;
 
 export function parseArgs(argv) {
   const opts = {
-    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true, fastpath: true, matrix: true, tools: undefined,
+    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true, fastpath: true, matrix: true, restore: true, tools: undefined,
     out: join(REPO_ROOT, "bench-out"), keep: false,
     cache: process.env.WALNATIVE_BENCH_CACHE || join(homedir(), ".cache", "wal-native-bench"),
   };
@@ -48,6 +49,7 @@ export function parseArgs(argv) {
     else if (flag === "--tools") opts.tools = value(i++, flag).split(",").map((tool) => tool.trim());
     else if (flag === "--no-fastpath") opts.fastpath = false;
     else if (flag === "--no-matrix") opts.matrix = false;
+    else if (flag === "--no-restore") opts.restore = false;
     else if (flag === "--help" || flag === "-h") opts.help = true;
     else throw new Error(`unknown option ${flag}\n${USAGE}`);
   }
