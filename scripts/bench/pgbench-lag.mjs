@@ -2,7 +2,7 @@
 // is the tool under test (MinIO, lz4). Every 100 ms the number of archive_status/*.ready files (segments
 // complete but not yet archived) is sampled; the report gives the maximum, pgbench's duration and how
 // long the archiver needed afterwards to drain the backlog.
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { killMarked } from "./lib/cleanup.mjs";
@@ -31,9 +31,16 @@ export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
     const status = join(cluster.data, "pg_wal", "archive_status");
     const readyCount = () => readdirSync(status).filter((f) => f.endsWith(".ready")).length;
     let maxReady = 0;
-    const poll = setInterval(() => { maxReady = Math.max(maxReady, readyCount()); }, 100);
-    const sampler = sampleMarked(scenarioEnv);
+    // The whole series stays in results.json: where in the load the archiver fell behind.
+    const series = [];
+    const poll = setInterval(() => {
+      const all = readdirSync(status); const count = all.filter((f) => f.endsWith(".ready")).length;
+      maxReady = Math.max(maxReady, count);
+      let rec = 0, cl = 0; try { rec = readdirSync(join(status, "..", ".wal-native", "uploaded")).length; cl = readdirSync(join(status, "..", ".wal-native", "uploading")).length; } catch {}
+      series.push([Math.round(performance.now() - started), count, all.filter((f) => f.endsWith(".done")).length, rec, cl]);
+    }, 50);
     const started = performance.now();
+    const sampler = sampleMarked(scenarioEnv);
     let pgbenchMs;
     let drainMs;
     try {
@@ -47,10 +54,16 @@ export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
     const helperRssKb = sampler.stop();
     const [archived, failed] = (await psql(cluster, "select archived_count, failed_count from pg_stat_archiver")).split("|").map(Number);
     const calls = readWrapperFile(readFileSync(callsFile, "utf8"));
-    return { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)) };
+    return { maxReady, series, pgbenchMs, drainMs, archived, failed, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)) };
   } finally {
     if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
+    // The uploader's log stays in the work dir (kept with --keep), as for the archive runs.
+    try {
+      copyFileSync(join(cluster.data, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `pgbench-${tool}.uploader.log`));
+    } catch {
+      // wal-g: no uploader
+    }
     rmSync(root, { recursive: true, force: true });
   }
 }

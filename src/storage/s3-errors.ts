@@ -30,6 +30,9 @@ const ACCESS_ERRORS = new Set([
   "AuthorizationHeaderMalformed",
 ]);
 
+/** The server refused a body that does not match its Content-MD5 or x-amz-content-sha256: sending it again may work. */
+export const DAMAGED_IN_TRANSIT: ReadonlySet<string> = new Set(["BadDigest", "XAmzContentSHA256Mismatch"]);
+
 /** Sorts S3 and network failures into "retrying may help" and "a person must fix something". */
 export function storageError(error: unknown, context: string): WalNativeError {
   if (error instanceof WalNativeError) return error;
@@ -41,6 +44,8 @@ export function storageError(error: unknown, context: string): WalNativeError {
   const detail = unnamed
     ? `HTTP ${status} ${STATUS_CODES[status] ?? ""}`.trim()
     : `${name}${status ? ` (HTTP ${status})` : ""}: ${oneLine(e?.message ?? String(error))}`;
+  // A body that arrived damaged (the server checked Content-MD5 or the payload hash) is a 400, but nothing to fix.
+  if (DAMAGED_IN_TRANSIT.has(name)) return new TransientStorageError(`${context}: the data arrived damaged: ${detail}`, error);
   if (ACCESS_ERRORS.has(name) || status === 403 || status === 401 || status === 400 || status === 301) {
     return new StorageAccessError(`${context}: ${detail}`, { hint: accessHint(name), cause: error });
   }

@@ -215,6 +215,37 @@ describe("archive through a faulty connection", () => {
     });
   });
 
+  it("sends a damaged body again: the server checks the signed Content-MD5 of an UNSIGNED-PAYLOAD upload", async () => {
+    const name = "00000001000000000000000C";
+    const bytes = makeSegment(name, { segmentSize: MiB });
+    await writeFile(join(work, name), bytes);
+    proxy.inject({ method: "PUT", path: new RegExp(`/wal_005/${name}`), times: 1, action: { kind: "corrupt-request", at: 100 } });
+    const result = await runTool("wal-archive", [join(work, name), name], { env: env() });
+    expect(result.code, result.stderr).toBe(0);
+    const puts = proxy.requests({ method: "PUT", path: new RegExp(`/wal_005/${name}`) });
+    expect(puts.map((p) => [p.fault, p.status, p.payloadHash])).toEqual([
+      ["corrupt-request", 400, "UNSIGNED-PAYLOAD"],
+      [undefined, 200, "UNSIGNED-PAYLOAD"],
+    ]);
+    const fetched = await runTool("wal-restore", [name, join(work, `${name}.back`)], { env: env() });
+    expect(fetched.code, fetched.stderr).toBe(0);
+    expect((await readFile(join(work, `${name}.back`))).equals(bytes)).toBe(true);
+    // Left damaged on every attempt, the body is never stored: the call fails as a retryable error.
+    const other = "00000001000000000000000D";
+    await writeFile(join(work, other), makeSegment(other, { segmentSize: MiB }));
+    proxy.inject({ method: "PUT", path: new RegExp(`/wal_005/${other}`), action: { kind: "corrupt-request", at: 100 } });
+    const refused = await runTool("wal-archive", [join(work, other), other], { env: env() });
+    expect(refused.code).toBe(75);
+    expect(refused.stderr).toMatch(/the data arrived damaged: BadDigest \(HTTP 400\)/);
+    expect(await listKeys(`${prefix}/wal_005/${other}`)).toEqual([]);
+    record({
+      scenario: "4 faulty connection",
+      check: "archive whose body is damaged on the way to MinIO",
+      outcome: "MinIO refuses it (BadDigest, Content-MD5 is signed); the retry stores the right bytes; damaged on every attempt: exit 75, nothing stored",
+      figures: { "PUTs (damaged once)": puts.length, "exit when always damaged": refused.code },
+    });
+  });
+
   it("survives a lost acknowledgement: MinIO stored the object but the client saw 500", async () => {
     const name = "00000001000000000000000B";
     const bytes = makeSegment(name, { segmentSize: MiB });

@@ -19,7 +19,9 @@ export type FaultAction =
   /** Declare Content-Length off by delta: shorter sends only what is declared; longer closes after the real body. */
   | { kind: "content-length"; delta: number }
   /** Forward, but replace the ETag of the answer. */
-  | { kind: "etag"; etag: string };
+  | { kind: "etag"; etag: string }
+  /** Forward the request with one byte of its body changed (at this offset): damage on the way to the server. */
+  | { kind: "corrupt-request"; at: number };
 
 export interface FaultRule {
   readonly method?: string;
@@ -38,6 +40,8 @@ export interface ProxyLogEntry {
   readonly path: string;
   readonly query: string;
   readonly fault: string | undefined;
+  /** The request's x-amz-content-sha256 (a hex SHA-256, or UNSIGNED-PAYLOAD). */
+  readonly payloadHash: string | undefined;
   status?: number;
 }
 
@@ -106,7 +110,8 @@ export class FaultProxy {
         (!r.query || r.query.test(query)),
     );
     if (rule?.times !== undefined) rule.times -= 1;
-    const entry: ProxyLogEntry = { at: Math.round(performance.now() - this.started), method, path, query, fault: rule?.action.kind };
+    const entry: ProxyLogEntry = { at: Math.round(performance.now() - this.started), method, path, query, fault: rule?.action.kind,
+      payloadHash: req.headers["x-amz-content-sha256"] as string | undefined };
     this.log.push(entry);
     res.on("finish", () => (entry.status = res.statusCode));
     const action = rule?.action;
@@ -132,16 +137,26 @@ export class FaultProxy {
         return this.forward(req, res, (up) => cutBody(up, res, action.afterBytes, action.kind === "truncate"));
       case "content-length":
         return this.forward(req, res, (up) => wrongLength(up, res, action.delta));
+      case "corrupt-request":
+        return this.forward(req, res, (up) => passThrough(up, res), (body) => {
+          if (body.length > action.at) body[action.at]! ^= 0x01;
+          return body;
+        });
     }
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, respond: (upstream: IncomingMessage) => void): void {
+  private forward(
+    req: IncomingMessage, res: ServerResponse, respond: (upstream: IncomingMessage) => void, alter?: (body: Buffer) => Buffer,
+  ): void {
     const upstream = httpRequest(
       { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
       respond,
     );
     upstream.on("error", () => res.socket?.destroy());
-    req.pipe(upstream);
+    if (!alter) return void req.pipe(upstream);
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => upstream.end(alter(Buffer.concat(chunks))));
   }
 }
 
