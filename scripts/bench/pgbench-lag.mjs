@@ -31,14 +31,15 @@ export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
     const status = join(cluster.data, "pg_wal", "archive_status");
     const readyCount = () => readdirSync(status).filter((f) => f.endsWith(".ready")).length;
     let maxReady = 0;
-    // The whole series stays in results.json: where in the load the archiver fell behind.
+    // The whole series stays in results.json: [ms since the start, .ready files, .done files], to see where
+    // in the load the archiver fell behind (results.json only).
     const series = [];
     const poll = setInterval(() => {
-      const all = readdirSync(status); const count = all.filter((f) => f.endsWith(".ready")).length;
-      maxReady = Math.max(maxReady, count);
-      let rec = 0, cl = 0; try { rec = readdirSync(join(status, "..", ".wal-native", "uploaded")).length; cl = readdirSync(join(status, "..", ".wal-native", "uploading")).length; } catch {}
-      series.push([Math.round(performance.now() - started), count, all.filter((f) => f.endsWith(".done")).length, rec, cl]);
-    }, 50);
+      const entries = readdirSync(status);
+      const ready = entries.filter((f) => f.endsWith(".ready")).length;
+      maxReady = Math.max(maxReady, ready);
+      series.push([Math.round(performance.now() - started), ready, entries.filter((f) => f.endsWith(".done")).length]);
+    }, 100);
     const started = performance.now();
     const sampler = sampleMarked(scenarioEnv);
     let pgbenchMs;
@@ -54,7 +55,7 @@ export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
     const helperRssKb = sampler.stop();
     const [archived, failed] = (await psql(cluster, "select archived_count, failed_count from pg_stat_archiver")).split("|").map(Number);
     const calls = readWrapperFile(readFileSync(callsFile, "utf8"));
-    return { maxReady, series, pgbenchMs, drainMs, archived, failed, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)) };
+    return { maxReady, series, pgbenchMs, drainMs, archived, failed, helperRssKb, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)) };
   } finally {
     if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);

@@ -43,6 +43,8 @@ export interface PushResult {
   readonly outcome: PushOutcome;
   /** "16.0 MiB -> 1.1 MiB lz4", for the log line. */
   readonly summary: string;
+  /** Bytes of the stored object (pushed only). */
+  readonly storedBytes?: number;
 }
 
 interface SourceFacts {
@@ -94,7 +96,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const ms = Math.round(performance.now() - started);
   const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}`;
   log.info(`pushed ${name} (${summary}, ${ms} ms)`);
-  return { outcome: "pushed", summary };
+  return { outcome: "pushed", summary, storedBytes: stored.size };
 }
 
 /**
