@@ -39,11 +39,9 @@ export async function startHashThread(): Promise<void> {
     const waiter = pending.get(reply.id);
     pending.delete(reply.id);
     if (pending.size === 0) started.unref();
-    if (reply.sha256 !== undefined) {
-      onThread += 1;
-      waiter?.resolve(reply.sha256);
-    }
-    else waiter?.reject(new Error(`hash thread: ${reply.error}`));
+    if (reply.sha256 === undefined) return waiter?.reject(new Error(`hash thread: ${reply.error}`));
+    onThread += 1;
+    waiter?.resolve(reply.sha256);
   });
   // A dead worker costs speed, never a result: waiting hashes fail over to this thread, as do later ones.
   const fail = (error: Error) => {
