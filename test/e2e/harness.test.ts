@@ -49,7 +49,9 @@ describe("postgres harness", () => {
     const segment = await psql(cluster,
       "create table t as select generate_series(1, 1000) as x;\nselect pg_walfile_name(pg_switch_wal());");
     const archived = join(archive, segment);
-    await waitFor(() => stat(archived).then(() => true), { what: `${archived} to be archived` });
+    // PostgreSQL records the file once the command has exited (in order); before that, cp may still be writing it.
+    await waitFor(async () => (await psql(cluster, "select coalesce(last_archived_wal, '') from pg_stat_archiver")) >= segment,
+      { what: `${archived} to be archived` });
     expect((await stat(archived)).size).toBe(1024 * 1024);
     expect((await readFile(join(archive, "path.txt"), "utf8")).split(":")[0]).toBe(REPO_BIN);
     expect(Number(await psql(cluster, "select archived_count from pg_stat_archiver"))).toBeGreaterThanOrEqual(1);
