@@ -14,7 +14,7 @@ import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } fro
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { STATE_DIR } from "../cache/upload-records.js";
-import { downloadVerified, fromLocalArchive } from "./restore-file.js";
+import { bodiesInMemory, downloadVerified, fromLocalArchive } from "./restore-file.js";
 import { exists } from "../io/exists.js";
 
 const POLL_MS = 20;
@@ -31,6 +31,22 @@ const BOOT_WAIT_MS = 500;
 const IDLE_EXIT_MS = 30_000;
 const MISSING_RETRY_MS = 1_000;
 const MAX_PARALLEL = 4;
+/**
+ * Downloaded objects wait whole in memory for one of the two decode buffers. An index build's WAL compresses only
+ * to ~7 MiB per segment: four such downloads at once took the worker from ~115 to 150-160 MB. No new download
+ * starts while this much is held or expected (one always may): two at a time for such objects, four for typical
+ * ones (~1 MiB).
+ */
+const BODY_BUDGET = 8 * 1024 * 1024;
+
+/**
+ * Another download would hold too much. Sizes are known only once a download starts, so the last one's counts;
+ * before the first, half the budget (two at a time: a worker starting in ~11 MiB objects went to 167 MB).
+ */
+function overBudget(inFlight: number): boolean {
+  const { held, last } = bodiesInMemory();
+  return held >= BODY_BUDGET || inFlight * (last || BODY_BUDGET / 2) >= BODY_BUDGET;
+}
 const MAX_WINDOW = 32;
 
 export function prefetchDir(walDir: string): string {
@@ -313,6 +329,7 @@ class Prefetcher {
     names.push(historyName(timeline + 1), historyName(timeline));
     for (const name of names) {
       if (this.inFlight.size >= Math.min(this.window, MAX_PARALLEL)) return;
+      if (this.inFlight.size > 0 && overBudget(this.inFlight.size)) return;
       if (this.inFlight.has(name) || (this.retryAfter.get(name) ?? 0) > Date.now()) continue;
       // Taken by rename, so only the re-read and the history files (copied) need a look each time.
       if (this.published.has(name) && name !== cursor.name && !name.endsWith(".history")) continue;

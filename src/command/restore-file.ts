@@ -61,19 +61,35 @@ export async function downloadVerified(
     object = await storage.open(found.key, signal);
   }
   const sha256 = object.info.metadata?.[META_SHA256];
-  const input = await collect(object.body, object.info.size);
-  if (input.whole) {
-    const output = await decodeSlots.acquire();
-    try {
-      const content = await decodeWhole(await loadCodec(codec), input.whole, output);
-      if (content) return await publishVerified(content, destination, { ...expect, sha256 }, options);
-    } finally {
-      decodeSlots.release(output);
+  const held = object.info.size <= WHOLE_LIMIT ? object.info.size : 0;
+  bodyBytes += held;
+  try {
+    const input = await collect(object.body, object.info.size);
+    if (input.whole) {
+      const output = await decodeSlots.acquire();
+      try {
+        const content = await decodeWhole(await loadCodec(codec), input.whole, output);
+        if (content) return await publishVerified(content, destination, { ...expect, sha256 }, options);
+      } finally {
+        decodeSlots.release(output);
+      }
     }
+    // Larger than a segment of the default size: streamed, so memory stays bounded.
+    const decompress = (await loadCodec(codec)).decompress();
+    return await writeVerified(input.stream(), destination, { ...expect, sha256 }, [decompress], options);
+  } finally {
+    bodyBytes -= held;
   }
-  // Larger than a segment of the default size: streamed, so memory stays bounded.
-  const decompress = (await loadCodec(codec)).decompress();
-  return writeVerified(input.stream(), destination, { ...expect, sha256 }, [decompress], options);
+}
+
+let bodyBytes = 0;
+let lastBodyBytes = 0;
+/**
+ * Compressed bytes of objects being downloaded whole or waiting for a decode buffer in this process, and the
+ * size of the last one downloaded whole (what the next is likely to weigh).
+ */
+export function bodiesInMemory(): { held: number; last: number } {
+  return { held: bodyBytes, last: lastBodyBytes };
 }
 
 /** Decoded whole up to this size (a default segment); anything larger is streamed. */
@@ -117,24 +133,31 @@ interface Collected {
 /** Reads an object into memory unless it turns out larger than WHOLE_LIMIT. */
 async function collect(body: Readable, sizeHint: number): Promise<Collected> {
   if (sizeHint > WHOLE_LIMIT) return { stream: () => body };
-  const chunks: Buffer[] = [];
+  // Copied as it arrives into one buffer of the announced size: each chunk dies young, where a list of chunks
+  // joined at the end held the object twice. A body longer than announced goes on in a list.
+  const whole = Buffer.allocUnsafe(sizeHint);
+  const beyond: Buffer[] = [];
   let bytes = 0;
   const iterator = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   try {
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-      chunks.push(next.value);
-      bytes += next.value.length;
+      const chunk = next.value;
+      const fits = Math.max(0, Math.min(chunk.length, whole.length - bytes));
+      if (fits > 0) chunk.copy(whole, bytes, 0, fits);
+      if (fits < chunk.length) beyond.push(chunk.subarray(fits));
+      bytes += chunk.length;
       if (bytes > WHOLE_LIMIT) {
         const rest = { [Symbol.asyncIterator]: () => iterator };
-        return { stream: () => Readable.from((async function* () { yield* chunks; yield* rest; })(), { objectMode: false }) };
+        return { stream: () => Readable.from((async function* () { yield whole; yield* beyond; yield* rest; })(), { objectMode: false }) };
       }
     }
   } catch (error) {
     body.destroy();
     throw error;
   }
-  const whole = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes);
-  return { whole, stream: () => Readable.from([whole]) };
+  const complete = beyond.length === 0 ? whole.subarray(0, bytes) : Buffer.concat([whole, ...beyond], bytes);
+  lastBodyBytes = complete.length;
+  return { whole: complete, stream: () => Readable.from([complete]) };
 }
 
 /**

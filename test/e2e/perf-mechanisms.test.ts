@@ -173,6 +173,27 @@ describe("prefetch", () => {
     expect((await restore(dir, "000000010000000100000002")).code).toBe(74);
   });
 
+  it("holds few poorly compressed objects in memory at once: the worker's peak RSS stays bounded", async () => {
+    // WAL that compresses poorly (~11 MiB per segment here, ~7 MiB for an index build): each downloaded object
+    // waits whole for one of two decode buffers.
+    const source = inCallScratch();
+    const list = names("000000010000000000000030", 20);
+    const contents = stage(source, list, { payload: 11 * 1024 * 1024 });
+    await archiveAll(source, list);
+    const dir = restoreScratch(source);
+    let peakKb = 0;
+    for (const name of list) {
+      const result = await restore(dir, name);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.bytes?.equals(contents.get(name) as Buffer)).toBe(true);
+      const pid = Number(readFileSync(join(dir.wal, ".wal-native", "prefetch", "worker.pid"), "utf8"));
+      const status = readFileSync(`/proc/${pid}/status`, "utf8");
+      peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]));
+    }
+    // ~128 MB measured; 160-167 MB when the worker downloaded four such objects at once.
+    expect(peakKb / 1024).toBeLessThan(150);
+  });
+
   it("follows the segment size of the served files (initdb --wal-segsize=64)", async () => {
     const source = scratch();
     const segmentSize = 64 * MiB;

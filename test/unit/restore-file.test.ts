@@ -124,4 +124,27 @@ describe("downloadVerified", () => {
       expect(readFileSync(destination).equals(contents[i] as Buffer)).toBe(true);
     }
   });
+
+  it.each([
+    ["as announced", 0],
+    ["longer than announced", -1000],
+    ["shorter than announced", 1000],
+  ])("collects a body that arrives in small chunks, %s, into the same file", async (_label, sizeError) => {
+    const content = makeSegment(NAME, { payload: 3 * MiB });
+    const inner = await store(lz4Codec, NAME, content);
+    const storage = Object.assign(Object.create(inner) as MemoryStorage, {
+      async open(key: string) {
+        const object = await inner.open(key);
+        const body: Buffer[] = [];
+        for await (const chunk of object.body) body.push(chunk as Buffer);
+        const whole = Buffer.concat(body);
+        const pieces = Array.from({ length: Math.ceil(whole.length / 65_521) }, (_, i) => whole.subarray(i * 65_521, (i + 1) * 65_521));
+        return { info: { ...object.info, size: whole.length + (sizeError as number) }, body: Readable.from(pieces) };
+      },
+    });
+    const { destination, result } = await fetchTo(storage, NAME);
+    expect(result).toBe(16 * MiB);
+    expect(readFileSync(destination).equals(content)).toBe(true);
+  });
 });
+
