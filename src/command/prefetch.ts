@@ -31,6 +31,7 @@ const BOOT_WAIT_MS = 500;
 const IDLE_EXIT_MS = 30_000;
 const MISSING_RETRY_MS = 1_000;
 const MAX_PARALLEL = 4;
+const MAX_WINDOW = 32;
 /**
  * Downloaded objects wait whole in memory for one of the two decode buffers. An index build's WAL compresses only
  * to ~7 MiB per segment: four such downloads at once took the worker from ~115 to 150-160 MB. No new download
@@ -47,7 +48,6 @@ function overBudget(inFlight: number): boolean {
   const { held, last } = bodiesInMemory();
   return held >= BODY_BUDGET || inFlight * (last || BODY_BUDGET / 2) >= BODY_BUDGET;
 }
-const MAX_WINDOW = 32;
 
 export function prefetchDir(walDir: string): string {
   return join(walDir, STATE_DIR, "prefetch");
