@@ -1,7 +1,7 @@
 // Records of files uploaded ahead of PostgreSQL's call: written only after storage confirmed the
 // object, trusted only while the local file is unchanged (size, mtime, inode) and the storage
 // settings are the same. bin/wal-archive checks the same line in sh before Node starts.
-import { mkdir, open, readFile, rename, stat, unlink } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Env } from "../config.js";
 
@@ -72,6 +72,25 @@ export async function consumeUploadRecord(walDir: string, name: string, sourcePa
   const summary = await readUploadRecord(walDir, name, sourcePath, env);
   await unlink(join(recordDir(walDir), name)).catch(() => undefined);
   return summary;
+}
+
+/**
+ * Removes the records of files PostgreSQL no longer lists as ready: it has archived them (a call pushed the file
+ * itself and recorded it for the uploader's sake, or a record outlived its call), so no call will ask for them.
+ * Records are listed before archive_status, so a record written in between is kept.
+ */
+export async function pruneRecords(walDir: string): Promise<number> {
+  const names = (await readdir(recordDir(walDir)).catch(() => [] as string[])).filter((name) => !name.startsWith("."));
+  if (names.length === 0) return 0;
+  let status: Set<string>;
+  try {
+    status = new Set(await readdir(join(walDir, "archive_status")));
+  } catch {
+    return 0;
+  }
+  const stale = names.filter((name) => !status.has(`${name}.ready`));
+  await Promise.all(stale.map((name) => unlink(join(recordDir(walDir), name)).catch(() => undefined)));
+  return stale.length;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
-import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim } from "../cache/upload-records.js";
+import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, writeUploadRecord } from "../cache/upload-records.js";
 import { parseWalFileName } from "../wal/file-name.js";
 import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push.js";
 import { uploadAhead } from "./upload-ahead.js";
@@ -61,7 +61,11 @@ async function pushClaimed(sourcePath: string, name: string, walDir: string, con
     if (recorded !== undefined) return uploadedAhead(name, recorded, context);
   }
   try {
-    return await pushWalFile(sourcePath, name, context);
+    const result = await pushWalFile(sourcePath, name, context);
+    // The uploader may list this file before PostgreSQL marks it done: the record tells it that the file is in
+    // storage, or it would read and hash it again only to find it archived (the uploader removes the record later).
+    await writeUploadRecord(walDir, name, sourcePath, env, result.summary).catch(() => undefined);
+    return result;
   } finally {
     await releaseClaim(walDir, name);
   }

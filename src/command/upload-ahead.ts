@@ -86,6 +86,8 @@ export async function uploadOne(
   const path = join(options.walDir, name);
   if (!claimed && !(await claimUpload(options.walDir, name).catch(() => false))) return false;
   try {
+    // Another process may have pushed and recorded it between the listing and this claim.
+    if ((await readUploadRecord(options.walDir, name, path, options.env)) !== undefined) return true;
     const { outcome, summary, storedBytes } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
     // Found already archived: PostgreSQL has most likely just archived it itself (its .ready not yet
     // renamed); a record would never be used. Its own call, if one comes, finds it equal in storage.

@@ -9,7 +9,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
-import { STATE_DIR, claimUpload } from "../cache/upload-records.js";
+import { STATE_DIR, claimUpload, pruneRecords } from "../cache/upload-records.js";
 import type { PushContext } from "./push.js";
 import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
 import { exists } from "../io/exists.js";
@@ -30,6 +30,8 @@ const RESCAN_MS = 100;
 /** A file whose upload failed is left to PostgreSQL's own call for this long (it reports the error). */
 const RETRY_FAILED_MS = 2_000;
 const PID_FILE = "uploader.pid";
+/** Records of files PostgreSQL has marked done are removed this often. */
+const PRUNE_RECORDS_MS = 1_000;
 
 export function uploaderEnabled(walDir: string, env: Env, uploadConcurrency: number): boolean {
   return uploadConcurrency > 1 && env.WALNATIVE_UPLOADER !== "off" && walDir !== "";
@@ -103,9 +105,14 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
   const listed = new Set<string>();
   const knownAbsent = new Set<string>();
   let lastWork = Date.now();
+  let lastPrune = 0;
   try {
     while ((await ownsPidFile(walDir)) && (await exists(statusDir))) {
       const now = Date.now();
+      if (now - lastPrune >= PRUNE_RECORDS_MS) {
+        lastPrune = now;
+        await pruneRecords(walDir);
+      }
       const queue = (await readyFiles({ walDir, current: "", env, limit: 256 })).filter(
         (name) => !running.has(name) && !uploaded.has(name) && (failedUntil.get(name) ?? 0) <= now,
       );
@@ -145,6 +152,7 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
   } finally {
     watcher?.close();
     await Promise.all(running.values());
+    await pruneRecords(walDir);
     if ((await pidInFile(walDir)) === process.pid) await unlink(join(walDir, STATE_DIR, PID_FILE)).catch(() => undefined);
   }
 }
