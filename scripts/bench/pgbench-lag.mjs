@@ -11,11 +11,14 @@ import { clusterAt, configure, freePort, initdb, isRunning, pgbench, psql, start
 import { mkdirForPostgres, postgresEnv, TIME_BIN } from "./lib/proc.mjs";
 import { readWrapperFile, sampleMarked } from "./lib/rss.mjs";
 
-/** tool: "ours" | "wal-g". Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb }. */
-export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
-  const root = mkdirForPostgres(join(ctx.workDir, `pgbench-${tool}`));
+/**
+ * tool: "ours" | "wal-g"; key names the run's files (default: the tool).
+ * Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb }.
+ */
+export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scale }) {
+  const root = mkdirForPostgres(join(ctx.workDir, `pgbench-${key}`));
   const cluster = clusterAt(root, await freePort());
-  const scenarioEnv = { WALNATIVE_BENCH_SCENARIO: `${ctx.runId}-pgbench-${tool}` };
+  const scenarioEnv = { WALNATIVE_BENCH_SCENARIO: `${ctx.runId}-pgbench-${key}` };
   const callsFile = join(root, "calls.time");
   const command = tool === "ours" ? `${ctx.tools.walArchive} %p %f` : `${ctx.tools.walg} wal-push %p`;
   try {
@@ -61,7 +64,7 @@ export async function pgbenchLag(ctx, { tool, endpoint, prefix, scale }) {
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
     // The uploader's log stays in the work dir (kept with --keep), as for the archive runs.
     try {
-      copyFileSync(join(cluster.data, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `pgbench-${tool}.uploader.log`));
+      copyFileSync(join(cluster.data, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `pgbench-${key}.uploader.log`));
     } catch {
       // wal-g: no uploader
     }

@@ -26,6 +26,8 @@ export async function writeReport(results, outDir, say) {
   return written;
 }
 
+const MINIO_DATA = { disk: "same disk as PostgreSQL", tmpfs: "tmpfs (diagnostic)" };
+
 function find(rows, match) {
   return rows.find((row) => Object.entries(match).every(([k, v]) => row[k] === v) && !row.error);
 }
@@ -70,9 +72,9 @@ function markdown(r) {
       x(row.medianMs, r.fastPath.find((f) => f.key === "node")?.medianMs), ms(row.minMs), String(row.runs)])])),
     ...(r.pgbench.length === 0 ? [] : [
       "", `## Archiver lag: pgbench -i -s ${r.pgbench[0].scale} with archive_command = the tool (MinIO, lz4)`, "",
-      "| tool | max .ready | pgbench s | until archive caught up s | archived | failed | peak RSS MB |",
-      "|---|---:|---:|---:|---:|---:|---:|",
-      ...r.pgbench.map((row) => cells([row.tool, ...(row.error ? failed(row, 6) : [String(row.maxReady), s(row.pgbenchMs),
+      "| tool | MinIO data | max .ready | pgbench s | until archive caught up s | archived | failed | peak RSS MB |",
+      "|---|---|---:|---:|---:|---:|---:|---:|",
+      ...r.pgbench.map((row) => cells([row.tool, MINIO_DATA[row.minioData ?? "disk"], ...(row.error ? failed(row, 6) : [String(row.maxReady), s(row.pgbenchMs),
         s(row.drainMs), String(row.archived), String(row.failed), mb(row.peakRssKb)])])),
     ]),
     "", "## Targets (issue 4)", "", "| measure | target | measured | met |", "|---|---|---:|---|",
@@ -122,9 +124,12 @@ function targets(r) {
   out.push({ measure: "peak RSS of any wal-native process", target: "≤ 150 MB",
     measured: rss ? `${peak.toFixed(0)} MB (${rss.where})` : "n/a",
     met: rss ? (peak <= 150 ? "yes" : `no (by ${round(peak - 150)} MB)`) : "n/a" });
-  const lag = find(r.pgbench, { tool: "ours" });
+  // The headline is the pass with MinIO on the shared disk, as every other scenario; the tmpfs pass is quoted beside it.
+  const lag = r.pgbench.find((row) => row.tool === "ours" && (row.minioData ?? "disk") === "disk" && !row.error);
+  const lagTmpfs = find(r.pgbench, { tool: "ours", minioData: "tmpfs" });
   out.push({ measure: `pgbench -i -s ${lag?.scale ?? 100} with wal-archive: max .ready`, target: "≤ 4",
-    measured: lag ? String(lag.maxReady) : "n/a", met: lag ? (lag.maxReady <= 4 ? "yes" : `no (${lag.maxReady})`) : "n/a" });
+    measured: lag ? `${lag.maxReady}${lagTmpfs ? ` (MinIO data in tmpfs: ${lagTmpfs.maxReady})` : ""}` : "n/a",
+    met: lag ? (lag.maxReady <= 4 ? "yes" : `no (${lag.maxReady})`) : "n/a" });
   return out;
 }
 
@@ -184,4 +189,8 @@ const ROW_NOTES = `## What each row measures
   does. "prefetched": one untimed \`wal-restore\` of the first segment from MinIO, a 2 s pause, then the
   next 8 timed in order.
 - **Archiver lag**: a fresh cluster with archive_command = the tool; .ready files counted every 100 ms during
-  \`pgbench -i\`; "until archive caught up" runs from pgbench's start until no .ready file is left.`;
+  \`pgbench -i\`; "until archive caught up" runs from pgbench's start until no .ready file is left. MinIO
+  fdatasyncs every object; its data shares the disk that PostgreSQL writes to, as in every other scenario.
+  A second pass, a diagnostic, uses a MinIO whose data is in /dev/shm. That pass shows how much of the lag
+  comes from those syncs waiting behind PostgreSQL's writes; a remote S3 does not share the database's disk.
+  The target is judged on the first pass.`;

@@ -15,6 +15,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-latency       skip the 20 ms round-trip scenario
   --no-pgbench       skip the pgbench -i archiver-lag scenario
   --pgbench-scale S  scale for that scenario (default 100)
+  --no-pgbench-tmpfs skip its second pass, with MinIO's data in /dev/shm (a diagnostic)
   --no-build         use dist/ as it is (default: npm run build first)
   --out DIR          output directory (default bench-out)
   --cache DIR        data cache (default $WALNATIVE_BENCH_CACHE or ~/.cache/wal-native-bench)
@@ -26,7 +27,7 @@ export const USAGE = `usage: npm run bench -- [options]
 
 export function parseArgs(argv) {
   const opts = {
-    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchScale: 100, build: true, fastpath: true, matrix: true, restore: true, tools: undefined,
+    quick: false, segments: 64, repeat: 3, latency: true, pgbench: true, pgbenchTmpfs: true, pgbenchScale: 100, build: true, fastpath: true, matrix: true, restore: true, tools: undefined,
     out: join(REPO_ROOT, "bench-out"), keep: false,
     cache: process.env.WALNATIVE_BENCH_CACHE || join(homedir(), ".cache", "wal-native-bench"),
   };
@@ -41,6 +42,7 @@ export function parseArgs(argv) {
     else if (flag === "--repeat") opts.repeat = positive(value(i++, flag), flag);
     else if (flag === "--no-latency") opts.latency = false;
     else if (flag === "--no-pgbench") opts.pgbench = false;
+    else if (flag === "--no-pgbench-tmpfs") opts.pgbenchTmpfs = false;
     else if (flag === "--pgbench-scale") opts.pgbenchScale = positive(value(i++, flag), flag);
     else if (flag === "--no-build") opts.build = false;
     else if (flag === "--out") opts.out = value(i++, flag);
@@ -81,12 +83,23 @@ const WORK_PREFIX = "wal-native-bench-";
 
 /** Removes work dirs of earlier runs whose process is gone, stopping whatever they left running. */
 export function removeStaleRuns(say) {
-  for (const entry of readdirSync("/tmp")) {
-    const match = new RegExp(`^${WORK_PREFIX}(\\d+)-(\\w+)$`).exec(entry);
-    if (!match || isAlive(Number(match[1]))) continue;
-    const stopped = killMarked(`WALNATIVE_BENCH_RUN=${match[2]}`, 0);
-    say(`removing stale /tmp/${entry}${stopped ? ` (stopped ${stopped} leftover processes)` : ""}`);
-    rmSync(join("/tmp", entry), { recursive: true, force: true });
+  // /dev/shm: the tmpfs MinIO of the pgbench diagnostic pass.
+  for (const parent of ["/tmp", "/dev/shm"]) {
+    for (const entry of readdirSafe(parent)) {
+      const match = new RegExp(`^${WORK_PREFIX}(\\d+)-(\\w+)$`).exec(entry);
+      if (!match || isAlive(Number(match[1]))) continue;
+      const stopped = killMarked(`WALNATIVE_BENCH_RUN=${match[2]}`, 0);
+      say(`removing stale ${parent}/${entry}${stopped ? ` (stopped ${stopped} leftover processes)` : ""}`);
+      rmSync(join(parent, entry), { recursive: true, force: true });
+    }
+  }
+}
+
+function readdirSafe(dir) {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
 
