@@ -7,8 +7,15 @@ import type { Env } from "../config.js";
 
 export const STATE_DIR = ".wal-native";
 
-export function recordDir(walDir: string): string {
-  return join(walDir, STATE_DIR, "uploaded");
+/**
+ * "uploaded": a file uploaded ahead, for PostgreSQL's later call (bin/wal-archive serves it). "pushed": a file a call
+ * pushed itself while the uploader runs, only so that the uploader does not take it up again; no call is served
+ * from it, so a repeated call still compares with storage as any re-push does.
+ */
+export type RecordKind = "uploaded" | "pushed";
+
+export function recordDir(walDir: string, kind: RecordKind = "uploaded"): string {
+  return join(walDir, STATE_DIR, kind);
 }
 
 /**
@@ -36,10 +43,12 @@ async function fileIdentity(path: string): Promise<string | undefined> {
   }
 }
 
-export async function writeUploadRecord(walDir: string, name: string, sourcePath: string, env: Env, summary: string): Promise<void> {
+export async function writeUploadRecord(
+  walDir: string, name: string, sourcePath: string, env: Env, summary: string, kind: RecordKind = "uploaded",
+): Promise<void> {
   const identity = await fileIdentity(sourcePath);
   if (!identity) return;
-  const dir = recordDir(walDir);
+  const dir = recordDir(walDir, kind);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `.${name}.${process.pid}.tmp`);
   const handle = await open(temp, "w", 0o600);
@@ -52,10 +61,12 @@ export async function writeUploadRecord(walDir: string, name: string, sourcePath
 }
 
 /** The record's summary when a valid record says this exact file is already in storage. */
-export async function readUploadRecord(walDir: string, name: string, sourcePath: string, env: Env): Promise<string | undefined> {
+export async function readUploadRecord(
+  walDir: string, name: string, sourcePath: string, env: Env, kind: RecordKind = "uploaded",
+): Promise<string | undefined> {
   let text: string;
   try {
-    text = await readFile(join(recordDir(walDir), name), "utf8");
+    text = await readFile(join(recordDir(walDir, kind), name), "utf8");
   } catch {
     return undefined;
   }
@@ -74,22 +85,28 @@ export async function consumeUploadRecord(walDir: string, name: string, sourcePa
   return summary;
 }
 
+/** Names with a record of this kind (maybe stale): one listing instead of a failed open per ready file. */
+export async function recordedNames(walDir: string, kind: RecordKind): Promise<Set<string>> {
+  return new Set((await readdir(recordDir(walDir, kind)).catch(() => [] as string[])).filter((name) => !name.startsWith(".")));
+}
+
 /**
- * Removes the records of files PostgreSQL no longer lists as ready: it has archived them (a call pushed the file
- * itself and recorded it for the uploader's sake, or a record outlived its call), so no call will ask for them.
- * Records are listed before archive_status, so a record written in between is kept.
+ * Removes the records of files PostgreSQL no longer lists as ready: it has archived them, so no call and no
+ * upload will ask for them (the "pushed" ones, and "uploaded" ones that outlived their call). Records are listed
+ * before archive_status, so a record written in between is kept.
  */
 export async function pruneRecords(walDir: string): Promise<number> {
-  const names = (await readdir(recordDir(walDir)).catch(() => [] as string[])).filter((name) => !name.startsWith("."));
-  if (names.length === 0) return 0;
+  const kinds: RecordKind[] = ["uploaded", "pushed"];
+  const listed = await Promise.all(kinds.map(async (kind) => ({ kind, names: [...(await recordedNames(walDir, kind))] })));
+  if (listed.every(({ names }) => names.length === 0)) return 0;
   let status: Set<string>;
   try {
     status = new Set(await readdir(join(walDir, "archive_status")));
   } catch {
     return 0;
   }
-  const stale = names.filter((name) => !status.has(`${name}.ready`));
-  await Promise.all(stale.map((name) => unlink(join(recordDir(walDir), name)).catch(() => undefined)));
+  const stale = listed.flatMap(({ kind, names }) => names.filter((name) => !status.has(`${name}.ready`)).map((name) => join(recordDir(walDir, kind), name)));
+  await Promise.all(stale.map((path) => unlink(path).catch(() => undefined)));
   return stale.length;
 }
 

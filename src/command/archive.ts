@@ -7,7 +7,7 @@ import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, write
 import { parseWalFileName } from "../wal/file-name.js";
 import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push.js";
 import { uploadAhead } from "./upload-ahead.js";
-import { ensureUploader, uploaderEnabled } from "./uploader.js";
+import { ensureUploader, uploaderAlive, uploaderEnabled } from "./uploader.js";
 
 /** Files one call may upload ahead (wal-g's TOTAL_BG_UPLOADED_LIMIT default). */
 const DEFAULT_AHEAD_LIMIT = 32;
@@ -62,9 +62,10 @@ async function pushClaimed(sourcePath: string, name: string, walDir: string, con
   }
   try {
     const result = await pushWalFile(sourcePath, name, context);
-    // The uploader may list this file before PostgreSQL marks it done: the record tells it that the file is in
-    // storage, or it would read and hash it again only to find it archived (the uploader removes the record later).
-    await writeUploadRecord(walDir, name, sourcePath, env, result.summary).catch(() => undefined);
+    // The uploader may list this file before PostgreSQL marks it done: a "pushed" record tells it that the file is
+    // in storage, or it would read and hash it again only to find it archived. The uploader removes the record once
+    // the file is done; none is written when no uploader runs to remove it.
+    if (await uploaderAlive(walDir)) await writeUploadRecord(walDir, name, sourcePath, env, result.summary, "pushed").catch(() => undefined);
     return result;
   } finally {
     await releaseClaim(walDir, name);

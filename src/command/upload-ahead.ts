@@ -6,7 +6,7 @@ import type { Env } from "../config.js";
 import type { Logger } from "../log.js";
 import { isSegmentName, parseWalFileName } from "../wal/file-name.js";
 import { candidateKeys } from "../wal/archive-keys.js";
-import { claimUpload, readUploadRecord, releaseClaim, writeUploadRecord } from "../cache/upload-records.js";
+import { claimUpload, readUploadRecord, recordedNames, releaseClaim, writeUploadRecord } from "../cache/upload-records.js";
 import { type PushContext, pushWalFile } from "./push.js";
 
 export interface AheadOptions {
@@ -72,11 +72,19 @@ export async function readyFiles(options: Pick<AheadOptions, "walDir" | "current
     .filter((name) => name !== options.current && isWalName(name));
   names.sort((a, b) => Number(b.endsWith(".history")) - Number(a.endsWith(".history")) || (a < b ? -1 : a > b ? 1 : 0));
   const wanted: string[] = [];
+  const pushed = await recordedNames(options.walDir, "pushed");
   for (const name of names) {
     if (wanted.length >= options.limit) break;
-    if ((await readUploadRecord(options.walDir, name, join(options.walDir, name), options.env)) === undefined) wanted.push(name);
+    if (!(await inStorage(options.walDir, name, options.env, pushed.has(name)))) wanted.push(name);
   }
   return wanted;
+}
+
+/** A valid record says the file is in storage: uploaded ahead, or pushed by a call while the uploader ran. */
+async function inStorage(walDir: string, name: string, env: Env, maybePushed: boolean): Promise<boolean> {
+  const path = join(walDir, name);
+  if ((await readUploadRecord(walDir, name, path, env)) !== undefined) return true;
+  return maybePushed && (await readUploadRecord(walDir, name, path, env, "pushed")) !== undefined;
 }
 
 /** Pushes one ready file and records it; false (logged) when it failed or another process is uploading it. */
@@ -87,7 +95,7 @@ export async function uploadOne(
   if (!claimed && !(await claimUpload(options.walDir, name).catch(() => false))) return false;
   try {
     // Another process may have pushed and recorded it between the listing and this claim.
-    if ((await readUploadRecord(options.walDir, name, path, options.env)) !== undefined) return true;
+    if (await inStorage(options.walDir, name, options.env, true)) return true;
     const { outcome, summary, storedBytes } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
     // Found already archived: PostgreSQL has most likely just archived it itself (its .ready not yet
     // renamed); a record would never be used. Its own call, if one comes, finds it equal in storage.
