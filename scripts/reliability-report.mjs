@@ -24,7 +24,7 @@ const TITLES = {
 
 /** Known limits, kept here so the generated page states them next to the figures. */
 const NOTES = [
-  "Objects written by wal-g carry no SHA-256 metadata: for those, wal-restore detects damage through the codec's own " +
+  "Objects written by wal-g carry no checksum metadata: for those, wal-restore detects damage through the codec's own " +
     "checksum (lz4 frames, zstd, gzip) and the page-header check, but not a flipped payload bit in an uncompressed, " +
     "brotli or LZMA object; PostgreSQL's per-record CRC then treats the damaged record as the end of WAL.",
   "MinIO refuses the AbortIncompleteMultipartUpload lifecycle rule that `wal-native init` applies on S3; orphaned " +

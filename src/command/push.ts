@@ -15,12 +15,14 @@ import { candidateKeys, codecOfKey, walKey } from "../wal/archive-keys.js";
 import { ObjectExistsError, type ObjectInfo, type Storage } from "../storage/storage.js";
 import { LocalArchive } from "../cache/local-archive.js";
 import { STATE_DIR } from "../cache/upload-records.js";
-import { Inspector, sha256Of as sha256OfStream } from "../io/streams.js";
-import { allocSegmentBuffer, sha256Of } from "../io/hash-thread.js";
+import { Inspector, digestOfStream } from "../io/streams.js";
+import { type ContentDigest, type DigestAlgorithm, RECORDED_ALGORITHM, digestMetadata, digestOf, recordedDigest } from "../io/content-digest.js";
 import { sameWalAsArchived } from "./same-wal.js";
 
-/** Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g". */
-export const META_SHA256 = "walnative-sha256";
+/**
+ * Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g".
+ * The content checksum's names are in io/content-digest.ts.
+ */
 export const META_SYSTEM_ID = "walnative-system-id";
 
 /** Files up to this size are archived from one buffer (uploadWhole); 64 MiB covers common segment sizes. */
@@ -49,10 +51,10 @@ export interface PushResult {
 
 interface SourceFacts {
   readonly size: number;
-  /** SHA-256 of the file, read on first use only (a duplicate to compare, a multipart upload). */
-  readonly sha256: () => Promise<string>;
-  /** Saves sha256() a second read when the upload already hashed the file. */
-  readonly knowSha256: (sha256: string) => void;
+  /** The file's checksum (hex), read on first use only (a duplicate to compare, a multipart upload). */
+  readonly digest: (algorithm: DigestAlgorithm) => Promise<string>;
+  /** Saves digest() a second read when the upload already hashed the file. */
+  readonly knowDigest: (digest: ContentDigest) => void;
   readonly systemId?: bigint;
   readonly path: string;
   /** A segment's first LSN, from its header: the failover-duplicate rule parses its WAL records. */
@@ -106,28 +108,25 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
 async function uploadWhole(
   storage: Storage, key: string, codec: Codec, source: SourceFacts, protect: boolean,
 ): Promise<ObjectInfo> {
-  const { packed, sha256 } = await packWhole(codec, source);
+  const { packed, digest } = await packWhole(codec, source);
   // The codec's intermediate buffers are unreachable now and still young: a minor collection (the background
   // uploader exposes gc) frees them at once instead of after the upload, when they would be in the old generation.
   (globalThis as { gc?: (options: object) => void }).gc?.({ type: "minor" });
-  source.knowSha256(sha256);
+  source.knowDigest(digest);
   // Only the compressed bytes wait for the network: more uploads than segments in memory can be in flight.
-  return storage.write(key, packed, { metadata: metadataOf(sha256, source), ifAbsent: protect, sizeHint: packed.length });
+  return storage.write(key, packed, { metadata: metadataOf(digest, source), ifAbsent: protect, sizeHint: packed.length });
 }
 
-async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; sha256: string }> {
+async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {
   const slots = codec.name === "lz4" ? compressingLz4 : compressing;
   await slots.acquire();
   try {
     const raw = await readWhole(source);
     try {
-      // The hash runs on the uploader's hash thread (else here) while the codec compresses: brotli on the
-      // thread pool, LZ4 on this thread. WebCrypto's pooled digest copies the buffer first (16 MiB more per
-      // upload in flight) and measured no faster.
-      const hashing = sha256Of(raw);
+      // Brotli compresses on the thread pool while this thread hashes (0.7 ms); LZ4 runs on this thread.
       const packing = codec.compressWhole!(raw);
-      const [packed, sha256] = await Promise.all([packing, hashing]);
-      return { packed, sha256 };
+      const digest = digestOf(raw);
+      return { packed: await packing, digest };
     } finally {
       releaseBuffer(raw);
     }
@@ -170,10 +169,10 @@ async function uploadStreaming(
   const hashing = new Inspector();
   // A multipart upload needs its metadata before the end of the body (objects larger than a part).
   const oneRequest = config.storage.kind === "file" || source.size * 1.01 + 1024 < config.storage.partSize;
-  const early = oneRequest ? undefined : await source.sha256();
+  const early = oneRequest ? undefined : await source.digest(RECORDED_ALGORITHM);
   const compressed = new PassThrough();
   const writing = storage.write(key, compressed, {
-    metadata: () => metadataOf(early ?? hashing.digest(), source), ifAbsent: protect, sizeHint: source.size,
+    metadata: () => metadataOf({ algorithm: RECORDED_ALGORITHM, hex: early ?? hashing.digest() }, source), ifAbsent: protect, sizeHint: source.size,
   });
   try {
     const [stored] = await Promise.all([
@@ -192,8 +191,8 @@ async function uploadStreaming(
   }
 }
 
-function metadataOf(sha256: string, source: SourceFacts): Record<string, string> {
-  return { [META_SHA256]: sha256, ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }) };
+function metadataOf(digest: ContentDigest, source: SourceFacts): Record<string, string> {
+  return { ...digestMetadata(digest), ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }) };
 }
 
 /**
@@ -203,7 +202,7 @@ function metadataOf(sha256: string, source: SourceFacts): Record<string, string>
 const spareBuffers: Buffer[] = [];
 function takeBuffer(size: number): Buffer {
   const index = spareBuffers.findIndex((buffer) => buffer.length === size);
-  return index >= 0 ? spareBuffers.splice(index, 1)[0]! : allocSegmentBuffer(size);
+  return index >= 0 ? spareBuffers.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(size);
 }
 function releaseBuffer(buffer: Buffer): void {
   if (spareBuffers.length < 4) spareBuffers.push(buffer);
@@ -260,12 +259,19 @@ async function inspectSource(sourcePath: string, file: WalFileName): Promise<Sou
   } finally {
     await handle.close();
   }
-  let digest: Promise<string> | undefined;
-  const sha256 = () => (digest ??= sha256OfStream(createReadStream(sourcePath, { highWaterMark: 256 * 1024 })).then((result) => result.sha256));
-  const knowSha256 = (known: string) => {
-    digest ??= Promise.resolve(known);
+  const digests = new Map<DigestAlgorithm, Promise<string>>();
+  const digest = (algorithm: DigestAlgorithm) => {
+    let known = digests.get(algorithm);
+    if (!known) {
+      known = digestOfStream(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), algorithm);
+      digests.set(algorithm, known);
+    }
+    return known;
   };
-  return { size, sha256, knowSha256, systemId, path: sourcePath, startLsn, head };
+  const knowDigest = (known: ContentDigest) => {
+    if (!digests.has(known.algorithm)) digests.set(known.algorithm, Promise.resolve(known.hex));
+  };
+  return { size, digest, knowDigest, systemId, path: sourcePath, startLsn, head };
 }
 
 async function keepLocalCopy(sourcePath: string, name: string, config: Config, log: Logger): Promise<void> {
@@ -286,13 +292,13 @@ async function keepLocalCopy(sourcePath: string, name: string, config: Config, l
  */
 async function sameContent(storage: Storage, name: string, found: ObjectInfo, source: SourceFacts): Promise<boolean | "same-wal"> {
   const info = found.metadata ? found : ((await storage.stat(found.key)) ?? found);
-  const recorded = info.metadata?.[META_SHA256];
-  if (recorded === (await source.sha256())) return true;
+  const recorded = recordedDigest(info.metadata);
+  if (recorded && recorded.hex === (await source.digest(recorded.algorithm))) return true;
   const codec = codecOfKey(name, found.key);
   if (!recorded) {
-    const archived = new Inspector();
+    const archived = new Inspector(0, RECORDED_ALGORITHM);
     await pipeline(await storage.read(found.key), (await loadCodec(codec)).decompress(), archived, new PassThrough().resume());
-    if (archived.bytes === source.size && archived.digest() === (await source.sha256())) return true;
+    if (archived.bytes === source.size && archived.digest() === (await source.digest(RECORDED_ALGORITHM))) return true;
   }
   if (source.startLsn === undefined) return false;
   return (await sameWalAsArchived(storage, found.key, codec, { path: source.path, size: source.size, startLsn: source.startLsn })) && "same-wal";

@@ -3,7 +3,7 @@
 import { createReadStream } from "node:fs";
 import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { Logger } from "../log.js";
 import { pipeline } from "node:stream/promises";
@@ -16,13 +16,14 @@ import { candidateKeys, walKey } from "../wal/archive-keys.js";
 import type { OpenedObject, Storage } from "../storage/storage.js";
 import { isCode, syncDirectory } from "../storage/fs.js";
 import { Inspector, fileHandleSink } from "../io/streams.js";
-import { META_SHA256 } from "./push.js";
+import { type ContentDigest, digestLabel, digestOf, recordedDigest } from "../io/content-digest.js";
 
 export interface Expectation {
   readonly file: WalFileName;
   /** From the cluster's pg_control, when known: a segment of another system is refused. */
   readonly systemId?: bigint;
-  readonly sha256?: string;
+  /** Recorded in the object's metadata when we archived it (wal-g records none). */
+  readonly digest?: ContentDigest;
 }
 
 export interface PublishOptions {
@@ -60,7 +61,7 @@ export async function downloadVerified(
     codec = candidates.find((candidate) => candidate.key === found.key)?.codec ?? "none";
     object = await storage.open(found.key, signal);
   }
-  const sha256 = object.info.metadata?.[META_SHA256];
+  const digest = recordedDigest(object.info.metadata);
   const held = object.info.size <= WHOLE_LIMIT ? object.info.size : 0;
   bodyBytes += held;
   try {
@@ -69,14 +70,14 @@ export async function downloadVerified(
       const output = await decodeSlots.acquire();
       try {
         const content = await decodeWhole(await loadCodec(codec), input.whole, output);
-        if (content) return await publishVerified(content, destination, { ...expect, sha256 }, options);
+        if (content) return await publishVerified(content, destination, { ...expect, digest }, options);
       } finally {
         decodeSlots.release(output);
       }
     }
     // Larger than a segment of the default size: streamed, so memory stays bounded.
     const decompress = (await loadCodec(codec)).decompress();
-    return await writeVerified(input.stream(), destination, { ...expect, sha256 }, [decompress], options);
+    return await writeVerified(input.stream(), destination, { ...expect, digest }, [decompress], options);
   } finally {
     bodyBytes -= held;
   }
@@ -168,7 +169,7 @@ export async function publishVerified(content: Buffer, destination: string, expe
   verify(
     {
       bytes: content.length,
-      digest: () => createHash("sha256").update(content).digest("hex"),
+      digest: () => digestOf(content, expect.digest?.algorithm).hex,
       firstBytes: () => content.subarray(0, LONG_HEADER_SIZE),
     },
     expect,
@@ -229,7 +230,7 @@ export async function writeVerified(
   stages: NodeJS.ReadWriteStream[],
   options: PublishOptions,
 ): Promise<number> {
-  const inspector = new Inspector(LONG_HEADER_SIZE);
+  const inspector = new Inspector(LONG_HEADER_SIZE, expect.digest?.algorithm);
   try {
     return await publishThrough(destination, expect, options, async (handle) => {
       await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);
@@ -252,8 +253,8 @@ function verify(inspector: Inspected, expect: Expectation): void {
   const { file } = expect;
   const label = file.name;
   if (inspector.bytes === 0) throw new CorruptDataError(`${label} is empty in the archive`);
-  if (expect.sha256 && inspector.digest() !== expect.sha256) {
-    throw new CorruptDataError(`${label}: content does not match the SHA-256 recorded when it was archived`);
+  if (expect.digest && inspector.digest() !== expect.digest.hex) {
+    throw new CorruptDataError(`${label}: content does not match the checksum (${digestLabel(expect.digest.algorithm)}) recorded when it was archived`);
   }
   if (!file.segment || (file.kind !== "segment" && file.kind !== "partial")) return;
   const header = readSegmentHeader(inspector.firstBytes(), label);

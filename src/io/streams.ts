@@ -1,17 +1,18 @@
 // Stream helpers: counting and hashing pass-throughs, and a whole-stream digest.
-import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { Transform, Writable, type Readable, type TransformCallback } from "node:stream";
+import { type DigestAlgorithm, type DigestStream, RECORDED_ALGORITHM, startDigest } from "./content-digest.js";
 
 /** Counts and hashes what flows through, and keeps the first `keep` bytes for header checks. */
 export class Inspector extends Transform {
   bytes = 0;
-  readonly hash: Hash = createHash("sha256");
+  private readonly hash: DigestStream;
   private head: Buffer[] = [];
   private headBytes = 0;
 
-  constructor(private readonly keep = 0) {
+  constructor(private readonly keep = 0, algorithm: DigestAlgorithm = RECORDED_ALGORITHM) {
     super({ highWaterMark: 1024 * 1024 });
+    this.hash = startDigest(algorithm);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -30,21 +31,17 @@ export class Inspector extends Transform {
 
   private hex: string | undefined;
 
-  /** The hex SHA-256 of everything that passed through; call it after the stream ended. */
+  /** The hex checksum of everything that passed through; call it after the stream ended. */
   digest(): string {
-    this.hex ??= this.hash.digest("hex");
+    this.hex ??= this.hash.hex();
     return this.hex;
   }
 }
 
-export async function sha256Of(stream: Readable): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    bytes += chunk.length;
-  }
-  return { sha256: hash.digest("hex"), bytes };
+export async function digestOfStream(stream: Readable, algorithm: DigestAlgorithm): Promise<string> {
+  const hash = startDigest(algorithm);
+  for await (const chunk of stream as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.hex();
 }
 
 /**

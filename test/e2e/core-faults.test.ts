@@ -96,7 +96,7 @@ describe.each([
 describe("a stored object with flipped bytes", () => {
   it.each<{ kind: string; open: () => Promise<StoreUnderTest>; codec: Codec; keepMetadata: boolean }>([
     { kind: "MinIO, lz4 frame", open: s3Under, codec: "lz4", keepMetadata: false },
-    { kind: "MinIO, uncompressed with its SHA-256 metadata", open: s3Under, codec: "none", keepMetadata: true },
+    { kind: "MinIO, uncompressed with its checksum metadata", open: s3Under, codec: "none", keepMetadata: true },
     { kind: "WALG_FILE_PREFIX, lz4 frame", open: fileUnder, codec: "lz4", keepMetadata: false },
   ])("makes wal-restore exit above 125 without creating the destination ($kind)", async ({ open, codec, keepMetadata }) => {
     const store = await open();

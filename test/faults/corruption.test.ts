@@ -62,21 +62,21 @@ describe("a damaged object in storage", () => {
     });
   });
 
-  it("refuses an uncompressed object with a flipped payload bit (SHA-256 recorded at archive time)", async () => {
+  it("refuses an uncompressed object with a flipped payload bit (XXH64 recorded at archive time)", async () => {
     const prefix = uniquePrefix("flip-none");
     expect((await archive(prefix, makeSegment(NAME, { segmentSize: MiB, payload: 600_000 }), NAME, { WALG_COMPRESSION_METHOD: "none" })).code).toBe(0);
     const key = `${prefix}/wal_005/${NAME}`;
     const stored = await readStored(key);
-    expect(stored.metadata["walnative-sha256"]).toMatch(/^[0-9a-f]{64}$/);
+    expect(stored.metadata["walnative-xxh64"]).toMatch(/^[0-9a-f]{16}$/);
     await writeStored(key, flipBit(stored.body, 500_000), stored.metadata);
     const result = await restore(prefix);
     expect(result.code).toBe(ABORT);
-    expect(result.stderr).toContain("does not match the SHA-256 recorded when it was archived");
+    expect(result.stderr).toContain("does not match the checksum (XXH64) recorded when it was archived");
     expect(result.left).toEqual([]);
     record({
       scenario: "5 corruption",
       check: "bit flip in an uncompressed object",
-      outcome: "the SHA-256 in the object's metadata catches it: exit 200, nothing written",
+      outcome: "the XXH64 checksum in the object's metadata catches it: exit 200, nothing written",
       figures: { "flipped byte offset": 500_000, "exit code": result.code },
     });
   });

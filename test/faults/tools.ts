@@ -126,7 +126,7 @@ export async function readStored(key: string): Promise<StoredObject> {
   return { body, metadata: head.Metadata ?? {} };
 }
 
-/** Replaces an object's bytes; metadata is kept unless given, so our SHA-256 stays the archived one. */
+/** Replaces an object's bytes; metadata is kept unless given, so our recorded checksum stays the archived one. */
 export async function writeStored(key: string, body: Buffer, metadata?: Record<string, string>): Promise<void> {
   await s3().send(new PutObjectCommand({ Bucket: minioInfo().bucket, Key: key, Body: body, Metadata: metadata }));
 }

@@ -1,6 +1,5 @@
 // downloadVerified: whole-buffer decoding for objects up to a default segment, streaming beyond;
 // either way nothing appears under the destination's name unless it verified.
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +10,7 @@ import { brotliCodec } from "../../src/compress/brotli.js";
 import { lz4Codec } from "../../src/compress/lz4.js";
 import { noneCodec } from "../../src/compress/none.js";
 import { CorruptDataError, NotFoundError } from "../../src/errors.js";
-import { META_SHA256 } from "../../src/command/push.js";
+import { type DigestAlgorithm, META_SHA256, META_XXH64, digestMetadata, digestOf } from "../../src/io/content-digest.js";
 import { downloadVerified } from "../../src/command/restore-file.js";
 import { parseWalFileName } from "../../src/wal/file-name.js";
 import { walKey } from "../../src/wal/archive-keys.js";
@@ -31,9 +30,10 @@ function scratchDir(): string {
 }
 
 const NAME = "000000010000000000000031";
-const sha = (data: Buffer) => createHash("sha256").update(data).digest("hex");
+/** What a push records (XXH64), or an earlier version's SHA-256. */
+const recorded = (data: Buffer, algorithm: DigestAlgorithm = "xxh64") => digestMetadata(digestOf(data, algorithm));
 
-async function store(codec: Codec, name: string, content: Buffer, metadata: Record<string, string> = { [META_SHA256]: sha(content) }) {
+async function store(codec: Codec, name: string, content: Buffer, metadata: Record<string, string> = recorded(content)) {
   const storage = new MemoryStorage();
   const body = codec.name === "none" ? content : await transformBuffer(codec.compress(), content);
   await storage.write(walKey(name, codec.name as CodecName), Readable.from([body]), { metadata });
@@ -65,14 +65,31 @@ describe("downloadVerified", () => {
     expect(readFileSync(destination).equals(content)).toBe(true);
   });
 
-  it("publishes nothing when the content does not match the SHA-256 recorded at archive time", async () => {
-    const content = makeSegment(NAME);
-    const storage = await store(lz4Codec, NAME, content, { [META_SHA256]: sha(Buffer.from("something else")) });
-    const { dir, destination, result } = await fetchTo(storage, NAME);
+  it.each([
+    { algorithm: "xxh64", label: "XXH64", key: META_XXH64, segmentSize: 16 * MiB },
+    { algorithm: "xxh64", label: "XXH64", key: META_XXH64, segmentSize: 64 * MiB },
+    { algorithm: "sha256", label: "SHA-256", key: META_SHA256, segmentSize: 16 * MiB },
+    { algorithm: "sha256", label: "SHA-256", key: META_SHA256, segmentSize: 64 * MiB },
+  ] as const)("publishes nothing when the content does not match the $label recorded at archive time ($segmentSize bytes)", async ({ algorithm, label, key, segmentSize }) => {
+    const name = "00000001000000000000003E";
+    const content = makeSegment(name, { segmentSize, payload: 4096 });
+    // The checksum of a copy that differs in one byte past the header: only the recorded checksum can tell.
+    const other = Buffer.from(content);
+    other[segmentSize - 1] = (other[segmentSize - 1] ?? 0) ^ 1;
+    const metadata = recorded(other, algorithm);
+    expect(Object.keys(metadata)).toEqual([key]);
+    const { dir, destination, result } = await fetchTo(await store(lz4Codec, name, content, metadata), name, segmentSize);
     expect(result).toBeInstanceOf(CorruptDataError);
-    expect((result as Error).message).toMatch(/SHA-256/);
+    expect((result as Error).message).toContain(`checksum (${label}) recorded when it was archived`);
     expect(existsSync(destination)).toBe(false);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("restores an object of an earlier version, which recorded SHA-256, after checking it", async () => {
+    const content = makeSegment(NAME);
+    const { destination, result } = await fetchTo(await store(brotliCodec, NAME, content, recorded(content, "sha256")), NAME);
+    expect(result).toBe(16 * MiB);
+    expect(readFileSync(destination).equals(content)).toBe(true);
   });
 
   it("publishes nothing from a damaged lz4 object, whatever byte is damaged", async () => {
@@ -117,7 +134,7 @@ describe("downloadVerified", () => {
     const contents = names.map((name) => makeSegment(name));
     for (const [i, name] of names.entries()) {
       const content = contents[i] as Buffer;
-      await storage.write(walKey(name, "lz4"), Readable.from([await transformBuffer(lz4Codec.compress(), content)]), { metadata: { [META_SHA256]: sha(content) } });
+      await storage.write(walKey(name, "lz4"), Readable.from([await transformBuffer(lz4Codec.compress(), content)]), { metadata: recorded(content) });
     }
     const results = await Promise.all(names.map((name) => fetchTo(storage, name)));
     for (const [i, { destination }] of results.entries()) {
