@@ -109,6 +109,34 @@ describe("background uploader", () => {
     expect(existsSync(join(dir.wal, ".wal-native", "uploading")) ? readdirSync(join(dir.wal, ".wal-native", "uploading")) : []).toEqual([]);
   });
 
+  it.each([
+    { files: 5, atLeast: 2, atMost: 3, what: "three at once for a short backlog" },
+    { files: 14, atLeast: 5, atMost: 6, what: "up to six at once for a backlog of more than eight files" },
+  ])("uploads $what", async ({ files, atLeast, atMost }) => {
+    const dir = scratch();
+    const list = names("000000010000000000000050", files);
+    stage(dir, list);
+    // Each upload holds a claim file from before it reads the segment until after its record is written.
+    const claims = join(dir.wal, ".wal-native", "uploading");
+    let most = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const held = existsSync(claims) ? readdirSync(claims).filter((name) => name !== list[0]) : [];
+        most = Math.max(most, held.length);
+        await sleep(1);
+      }
+    })();
+    const first = await archive(dir, list[0] as string);
+    expect(first.code, first.stderr).toBe(0);
+    await until(() => records(dir).length === files - 1, "the uploader's records");
+    sampling = false;
+    await sampler;
+    expect(stored(dir)).toHaveLength(files);
+    expect(most).toBeGreaterThanOrEqual(atLeast);
+    expect(most).toBeLessThanOrEqual(atMost);
+  });
+
   it("does not push again a file that PostgreSQL's own call has just pushed, while its .ready is still there", async () => {
     const dir = scratch();
     const list = names("000000010000000000000070", 4);
