@@ -12,7 +12,7 @@ import { ensureUploader, uploaderAlive, uploaderEnabled } from "./uploader.js";
 /** Files one call may upload ahead (wal-g's TOTAL_BG_UPLOADED_LIMIT default). */
 const DEFAULT_AHEAD_LIMIT = 32;
 /**
- * Each upload in flight holds its whole segment (push.ts uploadWhole). Two ahead plus PostgreSQL's own file
+ * Each upload in flight holds its whole segment (push.ts packForUpload). Two ahead plus PostgreSQL's own file
  * kept both cores busy; a fourth upload added memory (~20 MB) but no speed (33 segments, MinIO, loopback).
  */
 const MAX_AHEAD_PARALLEL = 2;

@@ -25,7 +25,7 @@ import { sameWalAsArchived } from "./same-wal.js";
  */
 export const META_SYSTEM_ID = "walnative-system-id";
 
-/** Files up to this size are archived from one buffer (uploadWhole); 64 MiB covers common segment sizes. */
+/** Files up to this size are archived from one buffer (packForUpload); 64 MiB covers common segment sizes. */
 const WHOLE_FILE_LIMIT = 64 * 1024 * 1024;
 
 /** The smallest segment size PostgreSQL allows; the header gives the real one. */
@@ -35,8 +35,11 @@ export interface PushContext {
   readonly config: Config;
   readonly log: Logger;
   readonly storage: () => Promise<Storage>;
-  /** Names a listing just found in no form in the archive (upload-ahead); the conditional write still guards them. */
-  readonly knownAbsent?: ReadonlySet<string>;
+  /**
+   * Whether a listing found the name in no form in the archive (upload-ahead; the listing may still be under
+   * way). Such a file skips its own lookup; the conditional write still guards it.
+   */
+  readonly knownAbsent?: (name: string) => Promise<boolean>;
 }
 
 export type PushOutcome = "pushed" | "already-archived";
@@ -71,19 +74,24 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const storage = await context.storage();
   // Remembered beside the WAL file when there is no local archive: pg_wal/.wal-native/.
   const identityCache = config.localArchiveDir ?? join(dirname(sourcePath), STATE_DIR);
-  if (source.systemId !== undefined) await checkArchiveIdentity(storage, source.systemId, identityCache);
-
   const protect = config.preventWalOverwrite || file.kind === "history";
-  if (protect && !context.knownAbsent?.has(name)) {
-    const existing = await storage.statAll(candidateKeys(name).map((candidate) => candidate.key));
-    if (existing[0]) return reportDuplicate(await sameContent(storage, name, existing[0], source), name, storage, log);
-  }
+  // The checks that ask storage run while the file is read and compressed; nothing is written before both
+  // answered. At 20 ms from the store this hides a round trip per file.
+  const checked = settled(
+    Promise.all([
+      source.systemId === undefined ? undefined : checkArchiveIdentity(storage, source.systemId, identityCache),
+      protect ? findArchived(storage, name, context) : undefined,
+    ]).then(([, existing]) => existing),
+  );
   const codec = await loadCodec(config.compression);
   const key = walKey(name, codec.name);
   let stored: ObjectInfo;
   try {
-    stored = codec.compressWhole && source.size <= WHOLE_FILE_LIMIT
-      ? await uploadWhole(storage, key, codec, source, protect)
+    const whole = codec.compressWhole && source.size <= WHOLE_FILE_LIMIT ? await packForUpload(codec, source) : undefined;
+    const existing = await checked();
+    if (existing) return reportDuplicate(await sameContent(storage, name, existing, source), name, storage, log);
+    stored = whole
+      ? await storage.write(key, whole.packed, { metadata: metadataOf(whole.digest, source), ifAbsent: protect, sizeHint: whole.packed.length })
       : await uploadStreaming(storage, key, codec, source, protect, config);
   } catch (error) {
     if (!(error instanceof ObjectExistsError)) throw error;
@@ -101,20 +109,38 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   return { outcome: "pushed", summary, storedBytes: stored.size };
 }
 
+/** The archived object of this name under any extension wal-g reads, unless a listing already found none. */
+async function findArchived(storage: Storage, name: string, context: PushContext): Promise<ObjectInfo | undefined> {
+  if (await context.knownAbsent?.(name)) return undefined;
+  const [existing] = await storage.statAll(candidateKeys(name).map((candidate) => candidate.key));
+  return existing;
+}
+
+/** Awaits a promise later without leaving its rejection unhandled meanwhile (the caller may fail first). */
+function settled<T>(promise: Promise<T>): () => Promise<T> {
+  const outcome = promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return async () => {
+    const result = await outcome;
+    if (!result.ok) throw result.error;
+    return result.value;
+  };
+}
+
 /**
- * The whole file in memory (a WAL segment is at most 1 GiB, usually 16 MiB; this path takes up to 64 MiB):
- * compression runs on the thread pool while the main thread hashes, and the object goes out as one buffer.
+ * The whole file in memory (a WAL segment is at most 1 GiB, usually 16 MiB; this path takes up to 64 MiB),
+ * compressed into one buffer for one PUT. Only the compressed bytes then wait for the network: more uploads
+ * than segments in memory can be in flight.
  */
-async function uploadWhole(
-  storage: Storage, key: string, codec: Codec, source: SourceFacts, protect: boolean,
-): Promise<ObjectInfo> {
+async function packForUpload(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {
   const { packed, digest } = await packWhole(codec, source);
   // The codec's intermediate buffers are unreachable now and still young: a minor collection (the background
   // uploader exposes gc) frees them at once instead of after the upload, when they would be in the old generation.
   (globalThis as { gc?: (options: object) => void }).gc?.({ type: "minor" });
   source.knowDigest(digest);
-  // Only the compressed bytes wait for the network: more uploads than segments in memory can be in flight.
-  return storage.write(key, packed, { metadata: metadataOf(digest, source), ifAbsent: protect, sizeHint: packed.length });
+  return { packed, digest };
 }
 
 async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {

@@ -33,7 +33,9 @@ export async function uploadAhead(options: AheadOptions, context: PushContext): 
   if (options.concurrency < 1 || options.limit < 1) return 0;
   const queue = await readyFiles(options);
   const deadline = Date.now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
-  const knownAbsent = await absentInOneLook(queue, context).catch(() => new Set<string>());
+  // The files compress while the listing runs; each write waits for its answer.
+  const listing = absentInOneLook(queue, context).catch(() => new Set<string>());
+  const knownAbsent = async (name: string) => (await listing).has(name);
   let uploaded = 0;
   const worker = async (): Promise<void> => {
     for (let name = queue.shift(); name !== undefined && Date.now() < deadline; name = queue.shift()) {

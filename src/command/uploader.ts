@@ -108,6 +108,11 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
   /** Names a listing has covered, and those it found in no form in storage (conditional writes still guard them). */
   const listed = new Set<string>();
   const knownAbsent = new Set<string>();
+  let listing: Promise<void> = Promise.resolve();
+  const isKnownAbsent = async (name: string) => {
+    await listing;
+    return knownAbsent.has(name);
+  };
   let lastWork = Date.now();
   let lastPrune = 0;
   try {
@@ -134,13 +139,18 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
         // One LIST answers for every file ready at that moment; files that became ready since need another.
         // Only a push that must not overwrite (WALG_PREVENT_WAL_OVERWRITE) looks before it writes: without
         // it, the LIST would only delay the first upload (by ~50 ms at 20 ms RTT).
+        // The files compress while the listing runs; each write waits for the answer.
         if (context.config.preventWalOverwrite && starting.some((name) => !listed.has(name))) {
-          const absent = await absentInOneLook(queue, context).catch(() => new Set<string>());
           for (const name of queue) listed.add(name);
-          for (const name of absent) knownAbsent.add(name);
+          listing = absentInOneLook(queue, context).then(
+            (absent) => {
+              for (const name of absent) knownAbsent.add(name);
+            },
+            () => undefined,
+          );
         }
         for (const name of starting) {
-          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent }, true).then(async (ok) => {
+          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent: isKnownAbsent }, true).then(async (ok) => {
             knownAbsent.delete(name);
             if (ok) {
               uploaded.add(name);
