@@ -60,24 +60,37 @@ export async function absentInOneLook(queue: readonly string[], context: PushCon
   return new Set(batch.filter((name) => !candidateKeys(name).some((candidate) => found.has(candidate.key))));
 }
 
-/** In PostgreSQL's own order (pgarch.c: timeline history files first, then the oldest WAL file). */
+/** Ready files that no valid record shows in storage, at most `limit`, in PostgreSQL's order. */
 export async function readyFiles(options: Pick<AheadOptions, "walDir" | "current" | "env" | "limit">): Promise<string[]> {
+  return unrecorded(options.walDir, await readyNames(options.walDir, options.current), options.env, options.limit);
+}
+
+/** Names with a .ready file, in PostgreSQL's own order (pgarch.c: timeline history files first, then the oldest WAL file). */
+export async function readyNames(walDir: string, current = ""): Promise<string[]> {
   let entries: string[];
   try {
-    entries = await readdir(join(options.walDir, "archive_status"));
+    entries = await readdir(join(walDir, "archive_status"));
   } catch {
     return [];
   }
   const names = entries
     .filter((entry) => entry.endsWith(".ready"))
     .map((entry) => entry.slice(0, -".ready".length))
-    .filter((name) => name !== options.current && isWalName(name));
-  names.sort((a, b) => Number(b.endsWith(".history")) - Number(a.endsWith(".history")) || (a < b ? -1 : a > b ? 1 : 0));
+    .filter((name) => name !== current && isWalName(name));
+  return names.sort((a, b) => Number(b.endsWith(".history")) - Number(a.endsWith(".history")) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/**
+ * The first `limit` of names that no valid record shows in storage. Each look opens a file, so callers pass
+ * only names they know nothing about yet, and stop at what they can start.
+ */
+export async function unrecorded(walDir: string, names: readonly string[], env: Env, limit: number): Promise<string[]> {
   const wanted: string[] = [];
-  const pushed = await recordedNames(options.walDir, "pushed");
+  if (limit < 1) return wanted;
+  const pushed = await recordedNames(walDir, "pushed");
   for (const name of names) {
-    if (wanted.length >= options.limit) break;
-    if (!(await inStorage(options.walDir, name, options.env, pushed.has(name)))) wanted.push(name);
+    if (!(await inStorage(walDir, name, env, pushed.has(name)))) wanted.push(name);
+    if (wanted.length >= limit) break;
   }
   return wanted;
 }

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
 import { STATE_DIR, claimUpload, pruneRecords } from "../cache/upload-records.js";
 import type { PushContext } from "./push.js";
-import { absentInOneLook, readyFiles, uploadOne } from "./upload-ahead.js";
+import { absentInOneLook, readyNames, unrecorded, uploadOne } from "./upload-ahead.js";
 import { exists } from "../io/exists.js";
 
 /**
@@ -122,16 +122,19 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
         lastPrune = now;
         await pruneRecords(walDir);
       }
-      const queue = (await readyFiles({ walDir, current: "", env, limit: 256 })).filter(
+      // Ready files this process knows nothing about yet; only the few it can start now are checked for a
+      // record (a look each), not the whole backlog at every scan.
+      const waiting = (await readyNames(walDir)).filter(
         (name) => !running.has(name) && !uploaded.has(name) && (failedUntil.get(name) ?? 0) <= now,
       );
-      if (queue.length > 0 || running.size > 0) lastWork = now;
+      if (waiting.length > 0 || running.size > 0) lastWork = now;
       else if (now - lastWork > IDLE_EXIT_MS) break;
+      const parallel = waiting.length + running.size > BACKLOG ? PARALLEL_BACKLOG : PARALLEL;
+      const queue = await unrecorded(walDir, waiting, env, parallel - running.size);
       // Claimed at once, before the listing below: PostgreSQL's call for the oldest file is usually already
       // waiting in bin/wal-archive, which gives the uploader ~0.1 s to claim it before starting Node.
       const starting: string[] = [];
-      const parallel = queue.length + running.size > BACKLOG ? PARALLEL_BACKLOG : PARALLEL;
-      for (const name of queue.slice(0, Math.max(0, parallel - running.size))) {
+      for (const name of queue) {
         if (await claimUpload(walDir, name).catch(() => false)) starting.push(name);
         else failedUntil.set(name, now + RETRY_FAILED_MS); // another process is pushing it
       }
@@ -141,8 +144,8 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
         // it, the LIST would only delay the first upload (by ~50 ms at 20 ms RTT).
         // The files compress while the listing runs; each write waits for the answer.
         if (context.config.preventWalOverwrite && starting.some((name) => !listed.has(name))) {
-          for (const name of queue) listed.add(name);
-          listing = absentInOneLook(queue, context).then(
+          for (const name of waiting) listed.add(name);
+          listing = absentInOneLook(waiting, context).then(
             (absent) => {
               for (const name of absent) knownAbsent.add(name);
             },
