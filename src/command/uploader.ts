@@ -23,8 +23,8 @@ import { exists } from "../io/exists.js";
 const PARALLEL = 3;
 /**
  * A backlog longer than this (archiving resumed after an outage, a burst) is cleared by throughput rather
- * than by the oldest file's wait: up to PARALLEL_BACKLOG at once. 64 ready segments at 20 ms RTT: 1.27-1.31 s
- * with six against 1.41-1.53 s with three.
+ * than by the oldest file's wait: up to PARALLEL_BACKLOG at once, until no more than PARALLEL files are left.
+ * 64 ready segments at 20 ms RTT: 1.27-1.31 s with six against 1.41-1.53 s with three.
  */
 const BACKLOG = 8;
 const PARALLEL_BACKLOG = 6;
@@ -115,6 +115,7 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
   };
   let lastWork = Date.now();
   let lastPrune = 0;
+  let clearingBacklog = false;
   try {
     while ((await ownsPidFile(walDir)) && (await exists(statusDir))) {
       const now = Date.now();
@@ -129,7 +130,9 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
       );
       if (waiting.length > 0 || running.size > 0) lastWork = now;
       else if (now - lastWork > IDLE_EXIT_MS) break;
-      const parallel = waiting.length + running.size > BACKLOG ? PARALLEL_BACKLOG : PARALLEL;
+      const backlog = waiting.length + running.size;
+      clearingBacklog = backlog > BACKLOG || (clearingBacklog && backlog > PARALLEL);
+      const parallel = clearingBacklog ? PARALLEL_BACKLOG : PARALLEL;
       const queue = await unrecorded(walDir, waiting, env, parallel - running.size);
       // Claimed at once, before the listing below: PostgreSQL's call for the oldest file is usually already
       // waiting in bin/wal-archive, which gives the uploader ~0.1 s to claim it before starting Node.

@@ -3,7 +3,7 @@
 import { mkdir, readFile, writeFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
-import { ConflictError } from "../errors.js";
+import { ConflictError, NotFoundError } from "../errors.js";
 import { ObjectExistsError, type Storage } from "../storage/storage.js";
 
 /** Object at the storage root that records the cluster an archive belongs to; wal-g ignores it. */
@@ -22,9 +22,23 @@ export async function readClusterSystemId(dataDir = "."): Promise<bigint | undef
 /**
  * Refuses a segment whose system identifier differs from the archive's. The first push claims the
  * archive with a conditional write; the answer is remembered in the local archive directory so the
- * check costs no round trip afterwards.
+ * check costs no round trip afterwards. Within one process the check runs once: the background
+ * uploader starts several pushes at once, before any of them has written the cache.
  */
-export async function checkArchiveIdentity(storage: Storage, systemId: bigint, cacheDir: string | undefined): Promise<void> {
+export function checkArchiveIdentity(storage: Storage, systemId: bigint, cacheDir: string | undefined): Promise<void> {
+  const key = `${storage.label}\n${systemId}\n${cacheDir ?? ""}`;
+  let check = checksInThisProcess.get(key);
+  if (!check) {
+    check = checkOnce(storage, systemId, cacheDir);
+    checksInThisProcess.set(key, check);
+    // A failure (storage down) is asked again by the next push, not remembered.
+    check.catch(() => checksInThisProcess.delete(key));
+  }
+  return check;
+}
+const checksInThisProcess = new Map<string, Promise<void>>();
+
+async function checkOnce(storage: Storage, systemId: bigint, cacheDir: string | undefined): Promise<void> {
   const cacheFile = cacheDir ? join(cacheDir, ".archive-identity") : undefined;
   const cached = cacheFile ? await readCached(cacheFile, storage.label) : undefined;
   if (cached === systemId) return;
@@ -48,10 +62,17 @@ export async function checkArchiveIdentity(storage: Storage, systemId: bigint, c
   if (cacheFile) await writeCached(cacheFile, storage.label, systemId);
 }
 
+/** One GET: absent is NotFound (a HEAD first would cost a second round trip, ~20 ms from a far store). */
 export async function readArchiveIdentity(storage: Storage): Promise<bigint | undefined> {
-  if ((await storage.stat(IDENTITY_KEY)) === undefined) return undefined;
+  let body: AsyncIterable<unknown>;
+  try {
+    body = (await storage.open(IDENTITY_KEY)).body;
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
   const chunks: Buffer[] = [];
-  for await (const chunk of await storage.read(IDENTITY_KEY)) chunks.push(chunk as Buffer);
+  for await (const chunk of body) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString("utf8");
   const match = /"system_identifier"\s*:\s*"?(\d+)"?/.exec(text);
   return match?.[1] ? BigInt(match[1]) : undefined;
