@@ -310,7 +310,6 @@ async function keepLocalCopy(sourcePath: string, name: string, config: Config, l
   }
 }
 
-/** Equal content: our checksum metadata when present, else a byte comparison (wal-g sets no metadata). */
 /**
  * Equal content: our checksum metadata when present, else a byte comparison (wal-g sets no metadata). A segment
  * that differs only after the end of its valid WAL (the same segment from a primary and a promoted standby) is
