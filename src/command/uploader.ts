@@ -143,9 +143,9 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
       }
       if (starting.length > 0) {
         // One LIST answers for every file ready at that moment; files that became ready since need another.
-        // Only a push that must not overwrite (WALG_PREVENT_WAL_OVERWRITE) looks before it writes: without
-        // it, the LIST would only delay the first upload (by ~50 ms at 20 ms RTT).
-        // The files compress while the listing runs; each write waits for the answer.
+        // Only a push that must not overwrite (WALG_PREVENT_WAL_OVERWRITE) looks before it writes, so without
+        // that setting nobody would read the answer. The files compress while the listing runs; each write
+        // waits for it.
         if (context.config.preventWalOverwrite && starting.some((name) => !listed.has(name))) {
           for (const name of waiting) listed.add(name);
           listing = absentInOneLook(waiting, context).then(
