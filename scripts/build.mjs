@@ -18,7 +18,7 @@ const common = {
   sourcemap: false,
   legalComments: "none",
   // Native addons load their platform binary at run time; they stay in node_modules.
-  external: ["lz4-napi", "@node-rs/xxhash", "zstd-napi", "@napi-rs/lzma", "pg", "pg-native"],
+  external: ["lz4", "@node-rs/xxhash", "zstd-napi", "@napi-rs/lzma", "pg", "pg-native"],
   define: { __WAL_NATIVE_VERSION__: JSON.stringify(version) },
   // import() of a .cjs file goes through the ESM loader, which scans it for exports (~100 ms for
   // the SDK bundle); require() does not.

@@ -61,7 +61,7 @@ export async function ensureUploader(walDir: string, env: Env): Promise<void> {
     detached: true,
     stdio: ["ignore", log.fd, log.fd],
     cwd: process.cwd(),
-    // A thread per core: more threads only add lz4-napi allocator caches (resident memory), not speed.
+    // A thread per core: more threads only add allocator caches (resident memory), not speed.
     env: { UV_THREADPOOL_SIZE: String(Math.max(2, availableParallelism())), MALLOC_ARENA_MAX: "1", ...process.env, ...env },
   });
   await log.close();

@@ -80,7 +80,8 @@ const SHORT_COPY = 32;
 /**
  * Decodes one LZ4 block (LZ4 block format spec) into dst at dstStart and returns the end offset.
  * Matches may reach back to windowStart, which is how linked blocks see the previous 64 KiB.
- * Written in TypeScript because lz4-napi's block API needs the exact decoded size up front.
+ * The streaming reader's decoder, and the whole-object one's for linked blocks: the C binding (lz4-native.ts)
+ * has no call that decodes against the previous block's window.
  */
 export function decodeBlock(src: Uint8Array, dst: Uint8Array, dstStart: number, windowStart: number): number {
   const srcEnd = src.length;

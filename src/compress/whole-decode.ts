@@ -6,6 +6,7 @@ import { xxh32 } from "@node-rs/xxhash";
 import { CorruptDataError } from "../errors.js";
 import type { Codec } from "./codec.js";
 import { END_MARK_SIZE, FRAME_MAGIC, LEGACY_MAGIC, decodeBlock, descriptorLength, isSkippableMagic, parseDescriptor } from "./lz4-frame.js";
+import { decompressBlock } from "./lz4-native.js";
 
 /**
  * Growable output with a limit. Starts in `scratch` (a caller's reusable buffer, so a worker does
@@ -122,9 +123,13 @@ export function decodeLz4Whole(input: Buffer, output: Output): Buffer | undefine
         return undefined;
       }
       const blockStart = output.length;
+      const room = Math.min(output.buffer.length, output.limit);
       let end: number;
       try {
-        end = decodeBlock(data, output.buffer.subarray(0, Math.min(output.buffer.length, output.limit)), blockStart, frame.independentBlocks ? blockStart : start);
+        // Independent blocks (what wal-g and wal-native write) go to the C decoder; linked ones need the window.
+        end = frame.independentBlocks
+          ? blockStart + decompressBlock(data, output.buffer.subarray(blockStart, Math.min(room, blockStart + frame.maxBlockSize)))
+          : decodeBlock(data, output.buffer.subarray(0, room), blockStart, start);
       } catch (error) {
         // A valid block that merely outgrows the limit looks like overflow; only a full buffer can mean that.
         if (blockStart + frame.maxBlockSize > output.limit) return undefined;

@@ -29,8 +29,8 @@ async function* generate(hash: Xxh32, rss: number[]): AsyncGenerator<Buffer> {
 describe("bounded memory", () => {
   /**
    * RSS levels off after the first blocks (allocator and GC slack, about 70 MiB here) and must then stay flat:
-   * buffering would grow it by the input size, and a native leak such as lz4-napi output buffers left for
-   * finalizers by 0.25 MiB per MiB.
+   * buffering would grow it by the input size, and a native leak (lz4-napi's output buffers, which only
+   * finalizers freed, grew it by 0.25 MiB per MiB) would show as well.
    */
   it("streams 512 MiB through lz4 compress and decompress without RSS growing with the input", async () => {
     const sent = new Xxh32(0);
