@@ -24,7 +24,7 @@ done
 
 mkdir -p "$prefix/bin" "$prefix/dist" "$prefix/scripts" "$prefix/node_modules" "$bindir"
 cp "$repo/package.json" "$prefix/"
-cp "$repo"/dist/*.cjs "$prefix/dist/"
+cp "$repo"/dist/*.cjs "$repo"/dist/*.v8cache "$prefix/dist/"
 cp "$repo"/bin/wal-archive "$repo"/bin/wal-restore "$repo"/bin/wal-native "$prefix/bin/"
 for script in init-walg monitor-walg test-restore test-pitr dr-drill; do
   cp "$repo/scripts/$script.sh" "$prefix/scripts/"
