@@ -5,7 +5,7 @@
 // parses its ~1.4 MB.
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { FLAG_SETS, cacheKey } from "./code-cache.mjs";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
@@ -56,7 +56,6 @@ const sharedFromHost = {
   },
 };
 
-rmSync("dist", { recursive: true, force: true });
 // Each bundle is dist/<name>.main.cjs, started through dist/<name>.cjs (a loader, below).
 await Promise.all([
   build({

@@ -27,7 +27,9 @@ function snapshotCommands(): string {
     cpSync(REPO_BIN, join(root, "bin"), { recursive: true });
     cpSync(join(REPO_ROOT, "dist"), join(root, "dist"), { recursive: true });
     try {
-      for (const file of readdirSync(join(root, "dist"))) execFileSync(process.execPath, ["--check", join(root, "dist", file)], { stdio: "pipe" });
+      for (const file of readdirSync(join(root, "dist")).filter((name) => name.endsWith(".cjs"))) {
+        execFileSync(process.execPath, ["--check", join(root, "dist", file)], { stdio: "pipe" });
+      }
       return join(root, "bin");
     } catch (error) {
       if (attempt >= 20) throw new Error(`dist/ does not hold complete bundles (run npm run build): ${String(error)}`);
