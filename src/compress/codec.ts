@@ -1,6 +1,6 @@
 // Codec interface and the registry keyed by wal-g's file extension (walg-compat.md 1.4, 2.7).
 import type { Transform } from "node:stream";
-import { ConfigError } from "../errors.js";
+import { ConfigError, ExitCode, WalNativeError } from "../errors.js";
 
 export type CodecName = "lz4" | "brotli" | "zstd" | "lzma" | "gzip" | "none";
 
@@ -58,16 +58,34 @@ export function codecNameFromSetting(value: string, setting = "WALG_COMPRESSION_
 export async function loadCodec(name: CodecName): Promise<Codec> {
   switch (name) {
     case "lz4":
-      return (await import("./lz4.js")).lz4Codec;
+      return withNativeModules("lz4", "lz4", async () => (await import("./lz4.js")).lz4Codec);
     case "brotli":
       return (await import("./brotli.js")).brotliCodec;
     case "zstd":
-      return (await import("./zstd.js")).zstdCodec;
+      return withNativeModules("zstd", "zstd-napi", async () => (await import("./zstd.js")).zstdCodec);
     case "lzma":
-      return (await import("./lzma.js")).lzmaCodec;
+      return withNativeModules("lzma", "@napi-rs/lzma", async () => (await import("./lzma.js")).lzmaCodec);
     case "gzip":
       return (await import("./gzip.js")).gzipCodec;
     case "none":
       return (await import("./none.js")).noneCodec;
+  }
+}
+
+/**
+ * Native codec modules are built or unpacked by `npm ci`; an install without its scripts (or without a C++
+ * compiler) lacks them. That is said plainly, as a configuration error (78; a restore aborts the recovery),
+ * instead of as a module-resolution stack.
+ */
+export async function withNativeModules<T>(codec: string, pkg: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "MODULE_NOT_FOUND" && code !== "ERR_DLOPEN_FAILED") throw error;
+    const reason = String((error as Error).message).split("\n")[0];
+    throw new WalNativeError(`the ${codec} codec cannot load its native module (${reason})`, ExitCode.config, {
+      hint: `reinstall with install scripts enabled and a C++ compiler present: npm ci, or npm rebuild ${pkg}`,
+    });
   }
 }

@@ -6,7 +6,6 @@ import { xxh32 } from "@node-rs/xxhash";
 import { CorruptDataError } from "../errors.js";
 import type { Codec } from "./codec.js";
 import { END_MARK_SIZE, FRAME_MAGIC, LEGACY_MAGIC, decodeBlock, descriptorLength, isSkippableMagic, parseDescriptor } from "./lz4-frame.js";
-import { decompressBlock } from "./lz4-native.js";
 
 /**
  * Growable output with a limit. Starts in `scratch` (a caller's reusable buffer, so a worker does
@@ -52,7 +51,9 @@ export class Output {
  * output's limit. Corrupt or truncated input throws CorruptDataError, as the stream decoders do.
  */
 export async function decodeWhole(codec: Codec, input: Buffer, output: Output): Promise<Buffer | undefined> {
-  if (codec.name === "lz4") return decodeLz4Whole(input, output);
+  // Imported here, not at the top: the restore path must load without the lz4 codec's native module unless an
+  // object needs it (codec.ts then reports a missing module plainly, before this runs).
+  if (codec.name === "lz4") return decodeLz4Whole(input, output, (await import("./lz4-native.js")).decompressBlock);
   if (codec.name === "none") return output.append(input) ? output.view() : undefined;
   const stream = Readable.from([input]).pipe(codec.decompress());
   try {
@@ -70,7 +71,7 @@ export async function decodeWhole(codec: Codec, input: Buffer, output: Output): 
  * block checksums, the content checksum and a declared content size are all checked. Linked
  * blocks decode in place, since the earlier output is right in front of them.
  */
-export function decodeLz4Whole(input: Buffer, output: Output): Buffer | undefined {
+export function decodeLz4Whole(input: Buffer, output: Output, decodeIndependent: (data: Buffer, target: Buffer) => number): Buffer | undefined {
   if (input.length === 0) throw new CorruptDataError("lz4 object is empty");
   let at = 0;
   let frameDone = false;
@@ -128,7 +129,7 @@ export function decodeLz4Whole(input: Buffer, output: Output): Buffer | undefine
       try {
         // Independent blocks (what wal-g and wal-native write) go to the C decoder; linked ones need the window.
         end = frame.independentBlocks
-          ? blockStart + decompressBlock(data, output.buffer.subarray(blockStart, Math.min(room, blockStart + frame.maxBlockSize)))
+          ? blockStart + decodeIndependent(data, output.buffer.subarray(blockStart, Math.min(room, blockStart + frame.maxBlockSize)))
           : decodeBlock(data, output.buffer.subarray(0, room), blockStart, start);
       } catch (error) {
         // A valid block that merely outgrows the limit looks like overflow; only a full buffer can mean that.

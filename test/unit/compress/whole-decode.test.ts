@@ -7,12 +7,13 @@ import { lz4Codec } from "../../../src/compress/lz4.js";
 import { lzmaCodec } from "../../../src/compress/lzma.js";
 import { noneCodec } from "../../../src/compress/none.js";
 import { zstdCodec } from "../../../src/compress/zstd.js";
+import { decompressBlock } from "../../../src/compress/lz4-native.js";
 import { Output, decodeLz4Whole, decodeWhole } from "../../../src/compress/whole-decode.js";
 import { CorruptDataError } from "../../../src/errors.js";
 import { FIXTURE_CONTENT_SIZE, MiB, cli, cliOnFile, fixture, randomBytes, rejectionOf, transformBuffer, walLikeBytes } from "./helpers.js";
 
 const compress = (codec: Codec, data: Buffer) => (codec.canCompress ? transformBuffer(codec.compress(), data) : cli("gzip", ["-c"], data));
-const whole = (input: Buffer, limit = 64 * MiB, scratch?: Buffer) => decodeLz4Whole(input, new Output(scratch, limit));
+const whole = (input: Buffer, limit = 64 * MiB, scratch?: Buffer) => decodeLz4Whole(input, new Output(scratch, limit), decompressBlock);
 
 /** The stream decoder's verdict: its output, or the error it failed with. */
 async function streamed(input: Buffer): Promise<Buffer | Error> {
