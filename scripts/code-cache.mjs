@@ -5,5 +5,5 @@
 /** None (wal-restore, wal-native, --help), bin/wal-archive's, the prefetch worker's spawn, the uploader's spawn. */
 export const FLAG_SETS = [[], ["--expose-gc"], ["--expose-gc", "--max-semi-space-size=1"]];
 
-/** The cache file's suffix for a process's flags (process.execArgv); the loader computes the same. */
+/** The cache file's suffix for a process's flags (process.execArgv); build.mjs copies this function into each loader. */
 export const cacheKey = (flags) => flags.join("").replace(/[^0-9A-Za-z]+/g, "-") || "plain";
