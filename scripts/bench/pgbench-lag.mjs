@@ -9,11 +9,12 @@ import { killMarked } from "./lib/cleanup.mjs";
 import { s3Env } from "./lib/minio.mjs";
 import { clusterAt, configure, freePort, initdb, isRunning, pgbench, psql, start, stop } from "./lib/pg.mjs";
 import { mkdirForPostgres, postgresEnv, TIME_BIN } from "./lib/proc.mjs";
+import { queueFacts, watchQueue } from "./lib/ready-queue.mjs";
 import { readWrapperFile, sampleMarked } from "./lib/rss.mjs";
 
 /**
  * tool: "ours" | "wal-g"; key names the run's files (default: the tool).
- * Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb }.
+ * Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb, ...queueFacts, longestUploadMs (ours) }.
  */
 export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scale }) {
   const root = mkdirForPostgres(join(ctx.workDir, `pgbench-${key}`));
@@ -27,8 +28,10 @@ export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scal
       wal_level: "replica", archive_mode: "on", shared_buffers: "128MB",
       archive_command: `${TIME_BIN} -f '%%e %%M' -a -o ${callsFile} ${command}`,
     });
+    // Debug level puts each upload's duration in the uploader's log (two lines per segment).
     const env = postgresEnv({
       ...ctx.markerEnv, ...scenarioEnv, ...ctx.toolSettings, ...s3Env(endpoint, prefix), WALG_COMPRESSION_METHOD: "lz4",
+      ...(tool === "ours" ? { WALNATIVE_LOG_LEVEL: "debug" } : {}),
     }, ctx.toolsDir);
     await start(cluster, env);
     const status = join(cluster.data, "pg_wal", "archive_status");
@@ -44,6 +47,7 @@ export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scal
       series.push([Math.round(performance.now() - started), ready, entries.filter((f) => f.endsWith(".done")).length]);
     }, 100);
     const started = performance.now();
+    const queue = watchQueue(status, started);
     const sampler = sampleMarked(scenarioEnv);
     let pgbenchMs;
     let drainMs;
@@ -54,11 +58,18 @@ export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scal
       drainMs = await drain(readyCount, started + pgbenchMs);
     } finally {
       clearInterval(poll);
+      queue.close();
     }
     const helperRssKb = sampler.stop();
     const [archived, failed] = (await psql(cluster, "select archived_count, failed_count from pg_stat_archiver")).split("|").map(Number);
     const calls = readWrapperFile(readFileSync(callsFile, "utf8"));
-    return { maxReady, series, pgbenchMs, drainMs, archived, failed, helperRssKb, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)) };
+    return {
+      maxReady, series, pgbenchMs, drainMs, archived, failed, helperRssKb, peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)),
+      ...queueFacts(queue.times),
+      // [segment, ms when .ready appeared, ms when .done did], for a closer look (results.json only).
+      queue: [...queue.times].map(([name, t]) => [name, t.ready === undefined ? null : Math.round(t.ready), t.done === undefined ? null : Math.round(t.done)]),
+      longestUploadMs: tool === "ours" ? longestUpload(cluster.data) : undefined,
+    };
   } finally {
     if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
@@ -80,4 +91,16 @@ async function drain(readyCount, since, timeoutMs = 15 * 60_000) {
     await sleep(100);
   }
   return performance.now() - since;
+}
+
+/** The longest upload (start to storage's confirmation) in our uploader's log, from its debug lines. */
+function longestUpload(dataDir) {
+  let text;
+  try {
+    text = readFileSync(join(dataDir, "pg_wal", ".wal-native", "uploader.log"), "utf8");
+  } catch {
+    return undefined;
+  }
+  const durations = [...text.matchAll(/pushed [0-9A-F]{24} \(.*, (\d+) ms\)/g)].map((m) => Number(m[1]));
+  return durations.length ? Math.max(...durations) : undefined;
 }

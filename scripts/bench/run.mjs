@@ -124,7 +124,7 @@ function summary(row) {
   const parts = [];
   if (row.wallMs !== undefined) parts.push(`${(row.wallMs / 1000).toFixed(2)} s`);
   if (row.callMs?.median !== undefined) parts.push(`median call ${row.callMs.median.toFixed(0)} ms`);
-  if (row.maxReady !== undefined) parts.push(`max .ready ${row.maxReady}, pgbench ${(row.pgbenchMs / 1000).toFixed(1)} s`);
+  if (row.maxReady !== undefined) parts.push(`max .ready ${Math.max(row.maxReady, row.maxReadyExact ?? 0)} (sampled ${row.maxReady}), longest wait ${Math.round(row.longestWaitMs ?? 0)} ms, pgbench ${(row.pgbenchMs / 1000).toFixed(1)} s`);
   if (row.peakRssKb !== undefined) parts.push(`peak RSS ${(row.peakRssKb / 1024).toFixed(0)} MB`);
   return parts.join(", ");
 }
