@@ -26,11 +26,28 @@ async function* generate(hash: Xxh32, rss: number[]): AsyncGenerator<Buffer> {
   }
 }
 
+/** Least-squares slope of RSS samples taken one per MiB of input: MiB of RSS per MiB of input. */
+function growthPerInput(samples: readonly number[]): number {
+  const meanIndex = (samples.length - 1) / 2;
+  const meanRss = samples.reduce((sum, value) => sum + value, 0) / samples.length;
+  let covariance = 0;
+  let variance = 0;
+  samples.forEach((value, index) => {
+    covariance += (index - meanIndex) * (value - meanRss);
+    variance += (index - meanIndex) ** 2;
+  });
+  return covariance / variance / MiB;
+}
+
 describe("bounded memory", () => {
   /**
    * RSS levels off after the first blocks (allocator and GC slack, about 70 MiB here) and must then stay flat:
    * buffering would grow it by the input size, and a native leak (lz4-napi's output buffers, which only
-   * finalizers freed, grew it by 0.25 MiB per MiB) would show as well.
+   * finalizers freed, grew it by 0.25 MiB per MiB) would show as well. Flat is judged by the slope of RSS over
+   * the input after the first 128 MiB, not by its peak against one sample: RSS swings by ~30 MiB as V8
+   * collects, and a sample taken just after a collection once put a flat run 37 MiB under its peak (CI, under
+   * the load of the parallel unit tests). Measured slopes: -0.02 to 0.00 MiB per MiB as it is; 0.05 and 0.14
+   * with a leak of 1/16 and 1/8 MiB per MiB added to this test.
    */
   it("streams 512 MiB through lz4 compress and decompress without RSS growing with the input", async () => {
     const sent = new Xxh32(0);
@@ -47,10 +64,9 @@ describe("bounded memory", () => {
     await pipeline(generate(sent, rss), lz4Codec.compress(), lz4Codec.decompress(), sink);
     expect(length).toBe(TOTAL);
     expect(received.digest()).toBe(sent.digest());
-    const [baseline, warm] = [rss[0] ?? 0, rss[128] ?? 0];
     const peak = Math.max(...rss);
-    expect(peak - baseline).toBeLessThan(128 * MiB);
-    expect(peak - warm).toBeLessThan(32 * MiB);
+    expect(peak - (rss[0] ?? 0)).toBeLessThan(128 * MiB);
+    expect(growthPerInput(rss.slice(128))).toBeLessThan(0.03);
   }, 30_000);
 
   it("lz4 compressor holds one block of output while nobody reads", async () => {
