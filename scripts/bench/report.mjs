@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderChart } from "./lib/chart.mjs";
+import { mostReady } from "./lib/ready-queue.mjs";
 
 const NET = { loopback: "loopback", rtt20: "20 ms RTT" };
 const s = (ms) => (ms === undefined ? "n/a" : (ms / 1000).toFixed(2));
@@ -132,11 +133,6 @@ function targets(r) {
     measured: lag ? `${mostReady(lag)}${lagTmpfs ? ` (MinIO data in tmpfs: ${mostReady(lagTmpfs)})` : ""}` : "n/a",
     met: lag ? (mostReady(lag) <= 4 ? "yes" : `no (${mostReady(lag)})`) : "n/a" });
   return out;
-}
-
-/** The most .ready files at once: from the inotify times when there are any (samples every 100 ms can miss a peak). */
-function mostReady(row) {
-  return Math.max(row.maxReady, row.maxReadyExact ?? 0);
 }
 
 /** Whole numbers, but one decimal for small misses so that "by 0" never appears. */

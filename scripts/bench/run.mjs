@@ -9,6 +9,7 @@ import { startMinio } from "./lib/minio.mjs";
 import { build, machine, makeWorkDir, parseArgs, preflight, removeStaleRuns, startProxy, USAGE } from "./lib/setup.mjs";
 import { prepareTools } from "./lib/tools.mjs";
 import { pgbenchLag } from "./pgbench-lag.mjs";
+import { mostReady } from "./lib/ready-queue.mjs";
 import { writeReport } from "./report.mjs";
 import { archiveMatrix, restoreMatrix } from "./scenarios.mjs";
 import { rmSync, statfsSync } from "node:fs";
@@ -124,7 +125,7 @@ function summary(row) {
   const parts = [];
   if (row.wallMs !== undefined) parts.push(`${(row.wallMs / 1000).toFixed(2)} s`);
   if (row.callMs?.median !== undefined) parts.push(`median call ${row.callMs.median.toFixed(0)} ms`);
-  if (row.maxReady !== undefined) parts.push(`max .ready ${Math.max(row.maxReady, row.maxReadyExact ?? 0)} (sampled ${row.maxReady}), longest wait ${Math.round(row.longestWaitMs ?? 0)} ms, pgbench ${(row.pgbenchMs / 1000).toFixed(1)} s`);
+  if (row.maxReady !== undefined) parts.push(`max .ready ${mostReady(row)} (sampled ${row.maxReady}), longest wait ${Math.round(row.longestWaitMs ?? 0)} ms, pgbench ${(row.pgbenchMs / 1000).toFixed(1)} s`);
   if (row.peakRssKb !== undefined) parts.push(`peak RSS ${(row.peakRssKb / 1024).toFixed(0)} MB`);
   return parts.join(", ");
 }

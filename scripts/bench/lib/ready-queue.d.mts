@@ -10,3 +10,4 @@ export declare function queueFacts(times: Map<string, QueueTimes>): {
   longestWaitMs: number | undefined;
   segmentEveryMs: number | undefined;
 };
+export declare function mostReady(row: { maxReady: number; maxReadyExact?: number }): number;

@@ -45,3 +45,8 @@ export function queueFacts(times) {
   };
 }
 
+
+/** The most .ready files at once of a pgbench row: the inotify count when there is one (samples can miss a peak). */
+export function mostReady(row) {
+  return Math.max(row.maxReady, row.maxReadyExact ?? 0);
+}
