@@ -192,7 +192,8 @@ const ROW_NOTES = `## What each row measures
   next 8 timed in order.
 - **Archiver lag**: a fresh cluster with archive_command = the tool; .ready files counted every 100 ms during
   \`pgbench -i\` ("in 100 ms samples"); "max .ready" is the most at any instant, from when each .ready file
-  appeared and was renamed to .done (inotify; at least the sampled count). "until archive caught up" runs from pgbench's start until no .ready file is left. "longest wait":
+  appeared and was renamed to .done (inotify; at least the sampled count). "until archive caught up" runs
+  from pgbench's start until no .ready file is left. "longest wait":
   the most time between a segment's .ready file appearing and the archiver renaming it to .done (inotify).
   "a segment every": PostgreSQL's fastest pace, over 8 segments in a row. A tool that acknowledges a segment only
   once storage holds it has about wait / pace files behind at that moment. "longest upload": ours only, from

@@ -1,6 +1,7 @@
 // The archiver's queue as PostgreSQL's archive_status shows it: when each segment's .ready file appeared and when
 // the archiver renamed it to .done, and what follows from those times (scripts/bench/pgbench-lag.mjs).
 import { watch } from "node:fs";
+
 /**
  * When each segment's .ready file appeared and when the archiver renamed it to .done (inotify, so to the
  * millisecond rather than the 100 ms of the count). Their difference is how long a segment waited to be archived.
@@ -20,7 +21,10 @@ export function watchQueue(status, since) {
   return { times, close: () => watcher.close() };
 }
 
-/** How many ms PostgreSQL completed a segment in at the fastest (8 in a row), and the longest wait for the archiver. */
+/**
+ * From those times: the most segments waiting at once (maxReadyExact), the longest wait between .ready and .done,
+ * and how many ms PostgreSQL took per segment at its fastest (8 in a row). A segment never done counts for none.
+ */
 export function queueFacts(times) {
   const complete = [...times.values()].filter((t) => t.ready !== undefined && t.done !== undefined);
   const waits = complete.map((t) => t.done - t.ready);
@@ -44,7 +48,6 @@ export function queueFacts(times) {
     segmentEveryMs: fastestMs,
   };
 }
-
 
 /** The most .ready files at once of a pgbench row: the inotify count when there is one (samples can miss a peak). */
 export function mostReady(row) {
