@@ -11,10 +11,11 @@ import { clusterAt, configure, freePort, initdb, isRunning, pgbench, psql, start
 import { mkdirForPostgres, postgresEnv, TIME_BIN } from "./lib/proc.mjs";
 import { queueFacts, watchQueue } from "./lib/ready-queue.mjs";
 import { readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+import { longestUpload } from "./lib/upload-log.mjs";
 
 /**
  * tool: "ours" | "wal-g"; key names the run's files (default: the tool).
- * Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb, ...queueFacts, longestUploadMs (ours) }.
+ * Returns { maxReady, pgbenchMs, drainMs, archived, failed, peakRssKb, ...queueFacts, longestUploadMs, longestUploadStorageMs (ours) }.
  */
 export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scale }) {
   const root = mkdirForPostgres(join(ctx.workDir, `pgbench-${key}`));
@@ -68,7 +69,8 @@ export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scal
       ...queueFacts(queue.times),
       // [segment, ms when .ready appeared, ms when .done did], for a closer look (results.json only).
       queue: [...queue.times].map(([name, t]) => [name, t.ready === undefined ? null : Math.round(t.ready), t.done === undefined ? null : Math.round(t.done)]),
-      longestUploadMs: tool === "ours" ? longestUpload(cluster.data) : undefined,
+      // Of the longest upload, the time after compression: the store's write (and its checks).
+      ...(tool === "ours" ? longestUploadOf(cluster.data) : {}),
     };
   } finally {
     if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
@@ -93,14 +95,11 @@ async function drain(readyCount, since, timeoutMs = 15 * 60_000) {
   return performance.now() - since;
 }
 
-/** The longest upload (start to storage's confirmation) in our uploader's log, from its debug lines. */
-function longestUpload(dataDir) {
-  let text;
+/** The slowest upload in our uploader's log, and its wait for the store. */
+function longestUploadOf(dataDir) {
   try {
-    text = readFileSync(join(dataDir, "pg_wal", ".wal-native", "uploader.log"), "utf8");
+    return longestUpload(readFileSync(join(dataDir, "pg_wal", ".wal-native", "uploader.log"), "utf8"));
   } catch {
-    return undefined;
+    return {};
   }
-  const durations = [...text.matchAll(/pushed [0-9A-F]{24} \(.*, (\d+) ms\)/g)].map((m) => Number(m[1]));
-  return durations.length ? Math.max(...durations) : undefined;
 }

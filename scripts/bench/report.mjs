@@ -73,10 +73,10 @@ function markdown(r) {
       x(row.medianMs, r.fastPath.find((f) => f.key === "node")?.medianMs), ms(row.minMs), String(row.runs)])])),
     ...(r.pgbench.length === 0 ? [] : [
       "", `## Archiver lag: pgbench -i -s ${r.pgbench[0].scale} with archive_command = the tool (MinIO, lz4)`, "",
-      "| tool | MinIO data | max .ready | in 100 ms samples | longest wait ms | a segment every ms | longest upload ms | pgbench s | until archive caught up s | archived | failed | peak RSS MB |",
+      "| tool | MinIO data | max .ready | in 100 ms samples | longest wait ms | a segment every ms | longest upload ms (storage) | pgbench s | until archive caught up s | archived | failed | peak RSS MB |",
       "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
       ...r.pgbench.map((row) => cells([row.tool, MINIO_DATA[row.minioData ?? "disk"], ...(row.error ? failed(row, 10) : [String(mostReady(row)), String(row.maxReady),
-        ms(row.longestWaitMs), ms(row.segmentEveryMs), row.longestUploadMs === undefined ? "" : ms(row.longestUploadMs), s(row.pgbenchMs),
+        ms(row.longestWaitMs), ms(row.segmentEveryMs), upload(row), s(row.pgbenchMs),
         s(row.drainMs), String(row.archived), String(row.failed), mb(row.peakRssKb)])])),
     ]),
     "", "## Targets (issue 4)", "", "| measure | target | measured | met |", "|---|---|---:|---|",
@@ -85,6 +85,12 @@ function markdown(r) {
     "", ROW_NOTES, "",
   ];
   return lines.join("\n");
+}
+
+/** Our longest upload, with the part after compression (the store's) in brackets. */
+function upload(row) {
+  if (row.longestUploadMs === undefined) return "";
+  return row.longestUploadStorageMs === undefined ? ms(row.longestUploadMs) : `${ms(row.longestUploadMs)} (${ms(row.longestUploadStorageMs)})`;
 }
 
 function range(row) {
@@ -197,7 +203,8 @@ const ROW_NOTES = `## What each row measures
   the most time between a segment's .ready file appearing and the archiver renaming it to .done (inotify).
   "a segment every": PostgreSQL's fastest pace, over 8 segments in a row. A tool that acknowledges a segment only
   once storage holds it has about wait / pace files behind at that moment. "longest upload": ours only, from
-  the start of an upload to storage's confirmation (the uploader's debug log). MinIO
+  the start of an upload to storage's confirmation (the uploader's debug log); in brackets the part of it after
+  the segment was read and compressed, i.e. waiting for the store. MinIO
   fdatasyncs every object; its data shares the disk that PostgreSQL writes to, as in every other scenario.
   A second pass, a diagnostic, uses a MinIO whose data is in /dev/shm. That pass shows how much of the lag
   comes from those syncs waiting behind PostgreSQL's writes; a remote S3 does not share the database's disk.

@@ -86,8 +86,11 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const codec = await loadCodec(config.compression);
   const key = walKey(name, codec.name);
   let stored: ObjectInfo;
+  /** When the whole object was ready to send: the rest of the time is the store's (and its checks'). */
+  let packedAt: number | undefined;
   try {
     const whole = codec.compressWhole && source.size <= WHOLE_FILE_LIMIT ? await packForUpload(codec, source) : undefined;
+    packedAt = whole ? performance.now() : undefined;
     const existing = await checked();
     if (existing) return reportDuplicate(await sameContent(storage, name, existing, source), name, storage, log);
     stored = whole
@@ -100,12 +103,14 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
     if (!info) throw error;
     return reportDuplicate(await sameContent(storage, name, info, source), name, storage, log);
   }
+  // A slow store shows apart from slow compression: under load the store's write is most of the time.
+  const storageMs = packedAt === undefined ? "" : `, storage ${Math.round(performance.now() - packedAt)} ms`;
   // Only once storage holds these bytes: wal-restore reads the local copy first, so a copy of content
   // the archive refused (exit 65) would be restored in place of the archived one.
   await keepLocalCopy(sourcePath, name, config, log);
   const ms = Math.round(performance.now() - started);
   const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}`;
-  log.info(`pushed ${name} (${summary}, ${ms} ms)`);
+  log.info(`pushed ${name} (${summary}, ${ms} ms${storageMs})`);
   return { outcome: "pushed", summary, storedBytes: stored.size };
 }
 
