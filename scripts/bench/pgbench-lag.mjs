@@ -75,13 +75,18 @@ export async function pgbenchLag(ctx, { tool, key = tool, endpoint, prefix, scal
   } finally {
     if (isRunning(cluster)) await stop(cluster, "immediate").catch(() => undefined);
     killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
-    // The uploader's log stays in the work dir (kept with --keep), as for the archive runs.
-    try {
-      copyFileSync(join(cluster.data, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `pgbench-${key}.uploader.log`));
-    } catch {
-      // wal-g: no uploader
-    }
+    // The uploader's log and the server's (its checkpoints) stay in the work dir (kept with --keep).
+    keepCopy(join(cluster.data, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `pgbench-${key}.uploader.log`)); // wal-g: none
+    keepCopy(cluster.logFile, join(ctx.workDir, `pgbench-${key}.postgres.log`));
     rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function keepCopy(from, to) {
+  try {
+    copyFileSync(from, to);
+  } catch {
+    // nothing to keep: the scenario's own error says why
   }
 }
 
