@@ -103,7 +103,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
     if (!info) throw error;
     return reportDuplicate(await sameContent(storage, name, info, source), name, storage, log);
   }
-  // A slow store shows apart from slow compression: under load the store's write is most of the time.
+  // Logged apart, so that a slow store is told from a busy CPU (the archiver waits for both).
   const storageMs = packedAt === undefined ? "" : `, storage ${Math.round(performance.now() - packedAt)} ms`;
   // Only once storage holds these bytes: wal-restore reads the local copy first, so a copy of content
   // the archive refused (exit 65) would be restored in place of the archived one.

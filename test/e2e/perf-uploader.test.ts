@@ -221,7 +221,9 @@ describe("background uploader", () => {
     const result = await archive(dir, name);
     expect(result.code, result.stderr).toBe(0);
     // The time after compression is the store's: a slow store shows apart from slow compression.
-    const [, total, storage] = result.stderr.match(new RegExp(`pushed ${name} \\(16\\.0 MiB -> .* lz4, (\\d+) ms, storage (\\d+) ms\\)`)) ?? [];
+    const line = new RegExp(`pushed ${name} \\(16\\.0 MiB -> .* lz4, (\\d+) ms, storage (\\d+) ms\\)`);
+    expect(result.stderr).toMatch(line);
+    const [, total, storage] = result.stderr.match(line)!;
     expect(Number(storage), result.stderr).toBeLessThanOrEqual(Number(total));
     expect(stored(dir)).toEqual([`${name}.lz4`]);
   });
