@@ -1,0 +1,108 @@
+// The golden vectors wal-g v3.0.9 wrote (test/fixtures/walg-v3.0.9, made by scripts/vectors-walg.mjs): the
+// manifest's types, loading, and the settings a vector needs to be read back (test keys resolved).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "./paths.js";
+
+export const VECTORS_DIR = join(REPO_ROOT, "test", "fixtures", "walg-v3.0.9");
+
+export type WalKind = "segment" | "history" | "partial" | "backup";
+export type Method = "lz4" | "brotli" | "zstd" | "lzma" | "none";
+
+export interface Encryption {
+  readonly type: "libsodium" | "pgp";
+  /** libsodium: WALG_LIBSODIUM_KEY_TRANSFORM. */
+  readonly transform?: "none" | "hex" | "base64";
+  /** libsodium: the key itself; pgp: the fixture file holding the armored key (given inline as WALG_PGP_KEY). */
+  readonly key?: string;
+  /** The fixture file given as WALG_LIBSODIUM_KEY_PATH or WALG_PGP_KEY_PATH. */
+  readonly keyPath?: string;
+  readonly passphrase?: string;
+  readonly note?: string;
+}
+
+export interface WalVector {
+  /** "<variant>/<kind>", e.g. "lz4/segment", "libsodium-hex-lz4/history". */
+  readonly id: string;
+  readonly kind: WalKind;
+  readonly method: Method;
+  readonly encryption?: Encryption;
+  /** Fixture paths, relative to VECTORS_DIR. */
+  readonly input: string;
+  readonly object: string;
+  /** Where wal-g put the object in its store, e.g. "wal_005/000000010000000000000003.lz4". */
+  readonly key: string;
+  /** False when wal-g's output is randomised (encryption nonces and session keys). */
+  readonly deterministic: boolean;
+  readonly command: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+export interface BucketObject {
+  readonly key: string;
+  /** Whole seconds since the epoch: the mtime wal-g saw (backup-list prints the sentinel's). */
+  readonly mtime: number;
+  /** WAL objects: the content wal-g wal-fetch gave back. */
+  readonly plainSha256?: string;
+  readonly plainSize?: number;
+}
+
+export interface WalgOutput {
+  readonly file: string;
+  readonly command: readonly string[];
+  /** The output was taken with this object removed from the bucket. */
+  readonly without?: string;
+}
+
+export interface Manifest {
+  readonly format: number;
+  readonly walg: { readonly version: string; readonly buildTags: readonly string[] };
+  readonly walSegmentSizeMb: number;
+  readonly wal: readonly WalVector[];
+  readonly bucket: {
+    readonly store: string;
+    readonly cluster: {
+      readonly timeline: number; readonly lsn: string; readonly systemIdentifier: string;
+      readonly pgVersion: number; readonly walSegmentSizeMb: number;
+    };
+    readonly env: Readonly<Record<string, string>>;
+    readonly backups: ReadonlyArray<{ readonly kind: string; readonly command: readonly string[] }>;
+    readonly objects: readonly BucketObject[];
+    readonly outputs: readonly WalgOutput[];
+  };
+  /** SHA-256 of every file in the directory except manifest.json. */
+  readonly files: Readonly<Record<string, string>>;
+}
+
+export function loadManifest(dir = VECTORS_DIR): Manifest {
+  return JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as Manifest;
+}
+
+export function fixture(path: string, dir = VECTORS_DIR): Buffer {
+  return readFileSync(join(dir, path));
+}
+
+/** The name PostgreSQL would ask for: the input's file name. */
+export function walName(vector: WalVector): string {
+  return vector.input.slice(vector.input.lastIndexOf("/") + 1);
+}
+
+/**
+ * The wal-g settings that read a vector back (compression aside, which readers find by extension): its
+ * encryption settings with the test keys resolved from the fixture directory.
+ */
+export function readSettings(vector: WalVector, dir = VECTORS_DIR): Record<string, string> {
+  const e = vector.encryption;
+  if (e === undefined) return {};
+  const settings: Record<string, string> = {};
+  if (e.type === "libsodium") {
+    if (e.keyPath === undefined) settings["WALG_LIBSODIUM_KEY"] = e.key ?? "";
+    else settings["WALG_LIBSODIUM_KEY_PATH"] = join(dir, e.keyPath);
+    settings["WALG_LIBSODIUM_KEY_TRANSFORM"] = e.transform ?? "none";
+    return settings;
+  }
+  if (e.keyPath === undefined) settings["WALG_PGP_KEY"] = readFileSync(join(dir, e.key ?? ""), "utf8");
+  else settings["WALG_PGP_KEY_PATH"] = join(dir, e.keyPath);
+  if (e.passphrase !== undefined) settings["WALG_PGP_KEY_PASSPHRASE"] = e.passphrase;
+  return settings;
+}
