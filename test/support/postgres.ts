@@ -1,4 +1,5 @@
-// Real PostgreSQL 15 clusters for e2e tests, run as the postgres OS user from a root test process.
+// Real PostgreSQL clusters for e2e tests, run as the postgres OS user from a root test process: Debian's
+// 15 by default, another major with WALNATIVE_TEST_PG or initCluster({ major }) (test/support/tools.ts).
 // Every cluster and work dir made here is stopped/removed in afterAll (registered on import).
 import { spawn } from "node:child_process";
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
@@ -7,13 +8,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, inject } from "vitest";
 import { freePort } from "./minio-server.js";
 import { ensureTraversable, REPO_BIN, WORK_DIR_PREFIX } from "./paths.js";
-import { PG_BIN, requireTool } from "./tools.js";
+import { takeBaseBackup } from "./base-backup.js";
+import { PG_BIN, PG_MAJOR, pgBinFor, requireTool } from "./tools.js";
 
 export interface Cluster {
   root: string;    // postgres-owned dir holding data/, the log and the unix socket
   data: string;    // PGDATA
   port: number;
   logFile: string;
+  bin: string;     // initdb, pg_ctl, postgres of the cluster's major, and the clients (psql, pgbench)
+  major: number;
 }
 
 export interface RunResult { stdout: string; stderr: string; code: number }
@@ -80,20 +84,36 @@ export async function makeWorkDir(label = "pg"): Promise<string> {
   return mkdirAsPostgres(dir);
 }
 
-/** initdb a new cluster (trust auth, C locale, fsync off) listening on a free 127.0.0.1 port. */
-export async function initCluster(opts: { workDir?: string; name?: string; walSegSizeMb?: number } = {}): Promise<Cluster> {
-  requireTool("initdb", "apt-get install postgresql-15 (or run bash scripts/setup-test-tools.sh)");
+/**
+ * initdb a new cluster (trust auth, C locale, fsync off) listening on a free 127.0.0.1 port; `major`
+ * picks the npm package's binaries of that major, else the e2e default (PG_BIN).
+ */
+export async function initCluster(
+  opts: { workDir?: string; name?: string; walSegSizeMb?: number; major?: number } = {},
+): Promise<Cluster> {
+  if (opts.major === undefined) requireTool("initdb", "apt-get install postgresql-15 (or run bash scripts/setup-test-tools.sh)");
+  const { bin, major } = opts.major === undefined ? { bin: PG_BIN, major: PG_MAJOR } : { bin: pgBinFor(opts.major), major: opts.major };
   const root = await mkdirAsPostgres(join(opts.workDir ?? (await makeWorkDir()), opts.name ?? "primary"));
   const data = join(root, "data");
   const segArgs = opts.walSegSizeMb === undefined ? [] : [`--wal-segsize=${opts.walSegSizeMb}`];
-  await runAsPostgres(join(PG_BIN, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust",
+  await runAsPostgres(join(bin, "initdb"), ["-D", data, "-U", "postgres", "-A", "trust",
     "--locale=C", "-E", "UTF8", "--no-sync", ...segArgs]);
-  return adopt(root);
+  return adopt(root, { bin, major });
+}
+
+/**
+ * A cluster record for a data dir at root/data that is not started yet (a restored backup); it runs
+ * with the binaries of `like`. Tracked for cleanup; nothing is written to its configuration.
+ */
+export async function clusterAt(root: string, like: Pick<Cluster, "bin" | "major">): Promise<Cluster> {
+  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log"), bin: like.bin, major: like.major };
+  clusters.push(cluster);
+  return cluster;
 }
 
 /** Gives an existing data dir at root/data its own port and socket dir, and tracks it for cleanup. */
-async function adopt(root: string): Promise<Cluster> {
-  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log") };
+async function adopt(root: string, like: Pick<Cluster, "bin" | "major">): Promise<Cluster> {
+  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log"), bin: like.bin, major: like.major };
   clusters.push(cluster);
   await configure(cluster, {
     port: cluster.port, listen_addresses: "127.0.0.1", unix_socket_directories: root,
@@ -116,41 +136,44 @@ export async function configure(cluster: Cluster, settings: Record<string, strin
 
 /** pg_ctl start -w; `env` reaches the server and so archive_command/restore_command. */
 export async function start(cluster: Cluster, env: Record<string, string> = {}): Promise<void> {
-  const res = await runAsPostgres(join(PG_BIN, "pg_ctl"),
+  const res = await runAsPostgres(join(cluster.bin, "pg_ctl"),
     ["-D", cluster.data, "-l", cluster.logFile, "-w", "-t", "120", "start"], { env, check: false });
   if (res.code !== 0) throw new Error(`pg_ctl start failed (${res.code}): ${res.stderr}\n${await logTail(cluster)}`);
 }
 
 export async function stop(cluster: Cluster, mode: "smart" | "fast" | "immediate" = "fast"): Promise<void> {
-  const res = await runAsPostgres(join(PG_BIN, "pg_ctl"),
+  const res = await runAsPostgres(join(cluster.bin, "pg_ctl"),
     ["-D", cluster.data, "-m", mode, "-w", "-t", "120", "stop"], { check: false });
   if (res.code !== 0) throw new Error(`pg_ctl stop failed (${res.code}): ${res.stderr}\n${await logTail(cluster)}`);
 }
 
 export async function isRunning(cluster: Cluster): Promise<boolean> {
-  const res = await runAsPostgres(join(PG_BIN, "pg_ctl"), ["-D", cluster.data, "status"], { check: false });
+  const res = await runAsPostgres(join(cluster.bin, "pg_ctl"), ["-D", cluster.data, "status"], { check: false });
   return res.code === 0;
 }
 
 /** Runs an SQL script (psql -X -A -t, ON_ERROR_STOP); returns trimmed stdout. */
 export async function psql(cluster: Cluster, sql: string, db = "postgres"): Promise<string> {
-  const res = await runAsPostgres(join(PG_BIN, "psql"), ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
+  const res = await runAsPostgres(join(cluster.bin, "psql"), ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1",
     "-h", cluster.root, "-p", String(cluster.port), "-d", db, "-f", "-"], { input: sql });
   return res.stdout.trim();
 }
 
 /** pgbench against the cluster (connection flags added); returns stdout. */
 export async function pgbench(cluster: Cluster, args: string[]): Promise<string> {
-  const res = await runAsPostgres(join(PG_BIN, "pgbench"), ["-h", cluster.root, "-p", String(cluster.port), ...args]);
+  const res = await runAsPostgres(join(cluster.bin, "pgbench"), ["-h", cluster.root, "-p", String(cluster.port), ...args]);
   return res.stdout;
 }
 
-/** pg_basebackup into destRoot/data and returns it as a new (stopped) cluster with its own port. */
-export async function basebackup(cluster: Cluster, destRoot: string, args: string[] = ["-X", "stream"]): Promise<Cluster> {
+/**
+ * A base backup into destRoot/data with the WAL it needs to become consistent (as pg_basebackup
+ * -X stream), taken with the low-level backup API so that it works for every major; returns it as a
+ * new (stopped) cluster with its own port.
+ */
+export async function basebackup(cluster: Cluster, destRoot: string): Promise<Cluster> {
   await mkdirAsPostgres(destRoot);
-  await runAsPostgres(join(PG_BIN, "pg_basebackup"),
-    ["-h", cluster.root, "-p", String(cluster.port), "-D", join(destRoot, "data"), "--no-sync", ...args]);
-  return adopt(destRoot);
+  await takeBaseBackup(cluster, join(destRoot, "data"), { includeWal: true });
+  return adopt(destRoot, cluster);
 }
 
 /** Polls until `condition` returns a truthy value (returned); errors it throws count as "not yet". */

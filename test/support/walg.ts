@@ -5,7 +5,7 @@ import { spawn } from "node:child_process";
 import { chmod, copyFile, mkdtemp } from "node:fs/promises";
 import { join } from "node:path";
 import { makeWorkDir, runAsPostgres, type RunResult } from "./postgres.js";
-import { requireTool } from "./tools.js";
+import { findTool, requireTool } from "./tools.js";
 
 export const WALG_HINT =
   "wal-g v3.0.9 (with brotli) is expected in ~/go/bin: bash scripts/setup-test-tools.sh builds or finds it";
@@ -13,8 +13,13 @@ export const WALG_HINT =
 /** Settings that keep wal-g deterministic in tests: no prefetch child, no upload-ahead of other files. */
 const QUIET = { WALG_DOWNLOAD_CONCURRENCY: "1", WALG_UPLOAD_CONCURRENCY: "1" };
 
+/** The wal-g to test against: WALG_BIN, else wal-g on PATH or in ~/go/bin; undefined when there is none. */
+export function findWalg(): string | undefined {
+  return process.env["WALG_BIN"] || findTool("wal-g");
+}
+
 export function walgPath(): string {
-  return requireTool("wal-g", WALG_HINT);
+  return findWalg() ?? requireTool("wal-g", WALG_HINT);
 }
 
 /** `wal-g --version` first line, e.g. "wal-g version v3.0.9 ...". */
