@@ -1,22 +1,29 @@
-// The runbook's recovery procedures on real processes: wal-g takes a full and a delta backup while pgbench
-// writes and wal-archive archives to MinIO; wal-native restore-prepare --fetch (wal-g backup-fetch) plus
-// wal-restore then recover to every target type, and through a timeline switch to the newest data.
+// The runbook's recovery procedures on real processes: while pgbench writes and wal-archive archives to
+// MinIO, a base backup is taken with PostgreSQL's low-level backup API (no wal-g needed) and, where wal-g
+// is installed, wal-g takes a full and a delta backup too. wal-native restore-prepare (on a copy of the
+// low-level backup, or with --fetch through wal-g backup-fetch) plus wal-restore then recover to every
+// target type, and through a timeline switch to the newest data.
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listKeys, minioEnv, uniquePrefix } from "../support/minio.js";
-import { freePort } from "../support/minio-server.js";
+import { type BaseBackup, takeBaseBackup } from "../support/base-backup.js";
 import { REPO_BIN } from "../support/paths.js";
 import {
-  type Cluster, configure, initCluster, isRunning, logTail, makeWorkDir, mkdirAsPostgres, pgbench, psql, runAsPostgres,
-  start, stop, waitFor,
+  type Cluster, clusterAt, configure, initCluster, isRunning, logTail, makeWorkDir, mkdirAsPostgres, pgbench, psql,
+  runAsPostgres, start, stop, waitFor,
 } from "../support/postgres.js";
-import { type PostgresWalg, walgForPostgres } from "../support/walg.js";
+import { type PostgresWalg, findWalg, walgForPostgres } from "../support/walg.js";
 
 const LABELS = ["before-time", "after-time", "before-xid", "after-xid", "before-name", "after-name", "before-lsn", "after-lsn", "latest"];
 
+/** wal-g's backups are an extra where wal-g is installed; the low-level backup is the proof everywhere. */
+const WALG = findWalg();
+const WALG_SKIP = WALG ? "" : " (skipped: no wal-g binary; set WALG_BIN)";
+
 let workDir: string;
 let walg: PostgresWalg;
+let backup: BaseBackup;
 let primary: Cluster;
 let prefix: string;
 let env: Record<string, string>;
@@ -28,6 +35,15 @@ async function switchAndArchive(cluster: Cluster): Promise<string> {
   await waitFor(async () => (await psql(cluster, "select coalesce(last_archived_wal, '') from pg_stat_archiver")) >= segment,
     { what: `${segment} to be archived` });
   return segment;
+}
+
+/** The low-level backup API while pgbench writes; WAL comes from the archive only. */
+async function lowLevelBackup(): Promise<BaseBackup> {
+  const [taken] = await Promise.all([
+    takeBaseBackup(primary, join(workDir, "low-level-backup", "data")),
+    pgbench(primary, ["-n", "-T", "3", "-c", "2"]),
+  ]);
+  return taken;
 }
 
 async function backupPush(): Promise<void> {
@@ -42,7 +58,7 @@ async function marker(label: string): Promise<void> {
 
 beforeAll(async () => {
   workDir = await makeWorkDir("pitr");
-  walg = await walgForPostgres();
+  await mkdirAsPostgres(join(workDir, "low-level-backup"));
   prefix = uniquePrefix("pitr");
   primary = await initCluster({ workDir });
   env = {
@@ -60,8 +76,12 @@ beforeAll(async () => {
   await start(primary, env);
   await pgbench(primary, ["-i", "-s", "1", "-q"]);
   await psql(primary, "create table markers (label text primary key, at timestamptz default clock_timestamp());");
-  await backupPush(); // full
-  await backupPush(); // delta (WALG_DELTA_MAX_STEPS)
+  backup = await lowLevelBackup();
+  if (WALG) {
+    walg = await walgForPostgres();
+    await backupPush(); // full
+    await backupPush(); // delta (WALG_DELTA_MAX_STEPS)
+  }
 
   await marker("before-time");
   await sleep(20); // commit timestamps have microsecond resolution; keep the target clearly between the two
@@ -86,14 +106,22 @@ afterAll(async () => {
   }
 });
 
-/** restore-prepare --fetch LATEST into a new directory, start it, and wait for the promotion. */
+type Source = "low-level" | "wal-g";
+
+/**
+ * The runbook's recovery into a new directory: a copy of the low-level backup then restore-prepare on it,
+ * or restore-prepare --fetch LATEST (wal-g backup-fetch); start it, and wait for the promotion.
+ */
 async function recover(
-  label: string, prepare: string[], opts: { archive?: boolean; before?: (data: string) => Promise<void> } = {},
+  label: string, prepare: string[], opts: { source?: Source; archive?: boolean; before?: (data: string) => Promise<void> } = {},
 ): Promise<Cluster> {
   const root = await mkdirAsPostgres(join(workDir, label));
-  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log") };
+  const cluster = await clusterAt(root, primary);
+  let fetch: string[] = [];
+  if (opts.source === "wal-g") fetch = ["--fetch", "LATEST", "--walg", walg.binary];
+  else await runAsPostgres("cp", ["-a", backup.dir, cluster.data]);
   const prepared = await runAsPostgres(join(REPO_BIN, "wal-native"),
-    ["restore-prepare", cluster.data, "--fetch", "LATEST", "--walg", walg.binary, ...prepare], { env: { ...env, HOME: workDir }, check: false });
+    ["restore-prepare", cluster.data, ...fetch, ...prepare], { env: { ...env, HOME: workDir }, check: false });
   expect(prepared.code, prepared.stderr).toBe(0);
   // Archiving stays off unless asked: each promotion would otherwise add a timeline to the shared bucket.
   await configure(cluster, { port: cluster.port, unix_socket_directories: root, archive_mode: opts.archive ? "on" : "off" });
@@ -109,7 +137,7 @@ async function labels(cluster: Cluster): Promise<string[]> {
   return (await psql(cluster, "select label from markers order by at;")).split("\n").filter(Boolean);
 }
 
-describe("wal-g on an archive written only by wal-archive", () => {
+describe.skipIf(!WALG)(`wal-g on an archive written only by wal-archive${WALG_SKIP}`, () => {
   it("lists the full and the delta backup", async () => {
     const list = await walg.run(["backup-list", "--json"], env);
     expect(list.code, list.stderr).toBe(0);
@@ -143,17 +171,20 @@ describe("wal-g on an archive written only by wal-archive", () => {
   });
 });
 
-describe("point-in-time recovery from wal-g backup-fetch LATEST (a delta) plus wal-restore", () => {
-  it.each([
+describe.each([
+  ["a base backup taken with the low-level API", "", "low-level"],
+  ["wal-g backup-fetch LATEST (a delta)", WALG_SKIP, "wal-g"],
+] as const)("point-in-time recovery from %s plus wal-restore%s", (_name, skip, source) => {
+  it.skipIf(skip !== "").each([
     ["recovery_target_time", () => ["--target-time", targets.time], "before-time"],
     ["recovery_target_xid", () => ["--target-xid", targets.xid], "before-xid"],
     ["recovery_target_name", () => ["--target-name", "pitr_point"], "before-name"],
     ["recovery_target_lsn", () => ["--target-lsn", targets.lsn], "before-lsn"],
     ["latest", () => ["--target-latest"], "latest"],
   ] as const)("%s keeps exactly the rows up to the target", async (target, args, last) => {
-    const cluster = await recover(target, [...args()]);
+    const cluster = await recover(`${source}-${target}`, [...args()], { source });
     expect(await labels(cluster)).toEqual(LABELS.slice(0, LABELS.indexOf(last) + 1));
-    // The pgbench rows written during both backups came back too (not just the markers).
+    // The pgbench rows written during the backups came back too (not just the markers).
     expect(Number(await psql(cluster, "select count(*) from pgbench_history"))).toBeGreaterThan(0);
     await stop(cluster);
   });
