@@ -1,4 +1,7 @@
 // wal-native check brought into each state for real: healthy, an old backup, MinIO down, archiving stalled.
+// The healthy cluster's backup is taken with the low-level backup API and recorded in basebackups_005/ as
+// wal-g records its own (sentinel and metadata.json), so that no wal-g is needed; where wal-g is found, a
+// backup it pushes into the same archive must be counted too.
 import { execFile } from "node:child_process";
 import { chmod, copyFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -6,8 +9,12 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { minioEnv, putObject, startMinio, stopMinio, uniquePrefix } from "../support/minio.js";
 import { REPO_BIN, REPO_ROOT } from "../support/paths.js";
+import { takeBaseBackup, walgBackupObjects } from "../support/base-backup.js";
 import { type Cluster, configure, initCluster, makeWorkDir, mkdirAsPostgres, psql, runAsPostgres, start, stop, waitFor } from "../support/postgres.js";
-import { requireTool } from "../support/tools.js";
+import { findWalg } from "../support/walg.js";
+
+const WALG = findWalg();
+const WALG_SKIP = WALG ? "" : " (skipped: no wal-g binary; set WALG_BIN)";
 
 interface Run { code: number; stdout: string; stderr: string }
 
@@ -39,19 +46,14 @@ async function switchAndWaitArchived(): Promise<void> {
 beforeAll(async () => {
   prefix = uniquePrefix("ops-check");
   workDir = await makeWorkDir("ops-check");
-  const walg = join(workDir, "wal-g");
-  await copyFile(requireTool("wal-g", "wal-g v3.0.9 from bash scripts/setup-test-tools.sh"), walg);
-  await chmod(walg, 0o755);
   env = { ...minioEnv(prefix), WALNATIVE_LOCAL_ARCHIVE: await mkdirAsPostgres(join(workDir, "wal_archive")), WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "" };
   cluster = await initCluster({ workDir });
   await configure(cluster, { archive_mode: "on", archive_command: archiveCommand });
   await start(cluster, env);
   await psql(cluster, "create table t (x int);");
   await switchAndWaitArchived();
-  const push = await runAsPostgres(walg, ["backup-push", cluster.data], {
-    env: { ...env, PGHOST: cluster.root, PGPORT: String(cluster.port), PGDATA: cluster.data }, check: false,
-  });
-  expect(push.code, push.stderr).toBe(0);
+  const backup = await takeBaseBackup(cluster, join(await mkdirAsPostgres(join(workDir, "backup")), "data"));
+  for (const [key, text] of Object.entries(walgBackupObjects(backup))) await putObject(`${prefix}/${key}`, text);
 });
 
 afterAll(async () => {
@@ -158,6 +160,21 @@ describe("wal-native check", () => {
     await switchAndWaitArchived();
     await waitFor(async () => (await check([])).code === 0, { what: "check to be ok again", timeoutMs: 90_000, intervalMs: 1000 });
     expect((await check([])).stdout).toMatch(/ok +backlog +no WAL files waiting/);
+  });
+
+  it.skipIf(!WALG)(`counts a backup that wal-g backup-push adds to the archive${WALG_SKIP}`, async () => {
+    const walg = join(workDir, "wal-g");
+    await copyFile(WALG as string, walg);
+    await chmod(walg, 0o755);
+    const push = await runAsPostgres(walg, ["backup-push", cluster.data], {
+      env: { ...env, HOME: workDir, PGHOST: cluster.root, PGPORT: String(cluster.port), PGDATA: cluster.data }, check: false,
+    });
+    expect(push.code, push.stderr).toBe(0);
+    const run = await check(["--json"]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const json = JSON.parse(run.stdout);
+    expect(json.metrics.backup_count).toBe(2);
+    expect(json.checks[1].message).toMatch(/^newest of 2 backups is base_[0-9A-F]{24}, completed \d+ s ago \(sentinel FinishTime\)/);
   });
 
   it("refuses bad options with exit 64", async () => {
