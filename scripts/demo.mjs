@@ -1,10 +1,14 @@
 // The first thing to run (npm run demo): archive with wal-archive into a local store, drop a table by
 // mistake, recover a copy to the restore point before it with wal-restore, and check the data.
+// PostgreSQL 16 comes from the npm package postgres-bin-16 (initdb, pg_ctl, postgres): no system
+// PostgreSQL, no psql and no pg_basebackup are needed. SQL goes through the pg client; the base backup
+// uses PostgreSQL's low-level backup API. PG_BIN=<dir> runs other binaries (PostgreSQL 13 or later).
 import { execFileSync, spawnSync } from "node:child_process";
 import { accessSync, chmodSync, chownSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import pg from "pg";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = join(REPO, "bin");
@@ -60,26 +64,26 @@ async function main() {
   startCluster(pgBin, primary, env, work);
   say(`  archive_command = '${BIN}/wal-archive %p %f'`);
 
-  title("write data and take a base backup (pg_basebackup, WAL from the archive only)");
-  sql(pgBin, primary, work, `create table accounts (id int primary key, owner text, balance numeric);
+  title("write data and take a base backup (low-level backup API, WAL from the archive only)");
+  await sql(primary, work, `create table accounts (id int primary key, owner text, balance numeric);
     insert into accounts select g, 'owner ' || g, g * 10 from generate_series(1, 1000) g;`);
   const backup = { data: join(work, "recovered"), port: await freePort(), log: join(work, "recovered.log") };
-  run(join(pgBin, "pg_basebackup"), ["-h", work, "-p", String(primary.port), "-U", "postgres", "-D", backup.data, "-X", "none", "--no-sync"]);
-  say(`  base backup in ${backup.data}`);
+  const backupLsn = await baseBackup(primary, work, backup.data);
+  say(`  base backup in ${backup.data} (pg_backup_start, copy, pg_backup_stop: ends at LSN ${backupLsn})`);
 
   title("more writes, then a restore point");
-  sql(pgBin, primary, work, "insert into accounts select g, 'late owner ' || g, 1 from generate_series(1001, 1005) g;");
-  const before = sql(pgBin, primary, work, "select count(*) || ' rows, balance ' || sum(balance) from accounts;");
-  const point = sql(pgBin, primary, work, "select pg_create_restore_point('before_mistake');");
+  await sql(primary, work, "insert into accounts select g, 'late owner ' || g, 1 from generate_series(1001, 1005) g;");
+  const before = await sql(primary, work, "select count(*) || ' rows, balance ' || sum(balance) from accounts;");
+  const point = await sql(primary, work, "select pg_create_restore_point('before_mistake');");
   say(`  accounts: ${before}`);
   say(`  restore point 'before_mistake' at LSN ${point}`);
 
   title("the mistake: a row written after the restore point, then DROP TABLE accounts");
-  sql(pgBin, primary, work, "insert into accounts values (9999, 'after the restore point', 0); drop table accounts;");
-  const gone = sql(pgBin, primary, work, "select count(*) from pg_tables where tablename = 'accounts';");
+  await sql(primary, work, "insert into accounts values (9999, 'after the restore point', 0); drop table accounts;");
+  const gone = await sql(primary, work, "select count(*) from pg_tables where tablename = 'accounts';");
   say(`  tables named accounts now: ${gone}`);
-  const last = sql(pgBin, primary, work, "select pg_walfile_name(pg_switch_wal());");
-  waitFor(() => sql(pgBin, primary, work, "select last_archived_wal from pg_stat_archiver;") >= last, `${last} to be archived`);
+  const last = await sql(primary, work, "select pg_walfile_name(pg_switch_wal());");
+  await waitFor(async () => (await sql(primary, work, "select last_archived_wal from pg_stat_archiver;")) >= last, `${last} to be archived`);
   stopCluster(pgBin, primary);
   const objects = readdirSync(join(store, "wal_005")).sort();
   say(`  archived up to ${last}; primary stopped. The store holds ${objects.length} objects, e.g. wal_005/${objects[0]}`);
@@ -89,13 +93,14 @@ async function main() {
     "--target-action", "promote", "--pg-bin", pgBin]);
   for (const line of prepared.stderr.split("\n").filter((l) => / set |wrote /.test(l))) say(`  ${line.replace(/^wal-native restore-prepare: /, "")}`);
   startCluster(pgBin, backup, env, work);
-  waitFor(() => sql(pgBin, backup, work, "select not pg_is_in_recovery();") === "t", "recovery to finish and promote");
+  await waitFor(async () => (await sql(backup, work, "select not pg_is_in_recovery();")) === "t", "recovery to finish and promote")
+    .catch((error) => { throw new Error(`${error.message}\n${tail(backup.log)}`); });
   const restored = readFileSync(env.WALNATIVE_RESTORE_LOG, "utf8").split("\n").filter((l) => / restored /.test(l)).length;
   say(`  recovered and promoted; wal-restore restored ${restored} WAL files from the store`);
 
   title("check: the data as it was at the restore point");
-  const after = sql(pgBin, backup, work, "select count(*) || ' rows, balance ' || sum(balance) from accounts;");
-  const late = sql(pgBin, backup, work, "select count(*) from accounts where id = 9999;");
+  const after = await sql(backup, work, "select count(*) || ' rows, balance ' || sum(balance) from accounts;");
+  const late = await sql(backup, work, "select count(*) from accounts where id = 9999;");
   say(`  before the mistake: ${before}`);
   say(`  recovered:          ${after}`);
   say(`  row written after the restore point present: ${late === "0" ? "no" : "YES"}`);
@@ -143,10 +148,40 @@ function run(cmd, args, { env = {}, check = true, input } = {}) {
   return result;
 }
 
-function sql(pgBin, cluster, socketDir, text) {
-  const out = run(join(pgBin, "psql"), ["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", socketDir, "-p", String(cluster.port),
-    "-U", "postgres", "-d", "postgres", "-f", "-"], { input: text });
-  return out.stdout.trim();
+/** Runs SQL over the cluster's socket (pg client, like psql -At): the last statement's rows, "|"-joined columns. */
+async function sql(cluster, socketDir, text) {
+  // Every value as PostgreSQL's text form, as psql prints it ("t", not true).
+  const types = { getTypeParser: () => (value) => value };
+  const client = new pg.Client({ host: socketDir, port: cluster.port, user: "postgres", database: "postgres", types });
+  await client.connect();
+  try {
+    const results = [await client.query({ text, rowMode: "array" })].flat();
+    return (results.at(-1)?.rows ?? []).map((row) => row.join("|")).join("\n");
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A base backup without pg_basebackup: pg_backup_start (pg_start_backup before PostgreSQL 15), a copy of
+ * the data directory without pg_wal's contents and the server's runtime files, pg_backup_stop, whose
+ * backup_label goes into the copy. The connection stays open in between (a non-exclusive backup).
+ * Returns the stop LSN; recovery needs the WAL up to it, which the stop call waited to be archived.
+ */
+async function baseBackup(cluster, socketDir, dest) {
+  const client = new pg.Client({ host: socketDir, port: cluster.port, user: "postgres", database: "postgres" });
+  await client.connect();
+  try {
+    const modern = Number((await client.query("select current_setting('server_version_num') as v")).rows[0].v) >= 150000;
+    await client.query(modern ? "select pg_backup_start('wal-native demo', true)" : "select pg_start_backup('wal-native demo', true, false)");
+    run("cp", ["-a", cluster.data, dest]);
+    run("sh", ["-c", 'cd "$1" && rm -f postmaster.pid postmaster.opts && find pg_wal -mindepth 1 -maxdepth 1 ! -name archive_status -exec rm -rf {} + && rm -f pg_wal/archive_status/*', "sh", dest]);
+    const stop = await client.query(modern ? "select lsn::text, labelfile from pg_backup_stop(true)" : "select lsn::text, labelfile from pg_stop_backup(false, true)");
+    run("sh", ["-c", 'umask 077 && cat > "$1"', "sh", join(dest, "backup_label")], { input: stop.rows[0].labelfile });
+    return stop.rows[0].lsn;
+  } finally {
+    await client.end();
+  }
 }
 
 function startCluster(pgBin, cluster, env, socketDir) {
@@ -161,16 +196,16 @@ function stopCluster(pgBin, cluster, mode = "fast") {
   run(join(pgBin, "pg_ctl"), ["-D", cluster.data, "-m", mode, "-w", "stop"], { check: false });
 }
 
-function waitFor(condition, what, timeoutMs = 120_000) {
+async function waitFor(condition, what, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if (condition()) return;
+      if (await condition()) return;
     } catch {
       // not yet (e.g. the server is still starting)
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    spawnSync("sleep", ["0.2"]);
+    await new Promise((resolveSleep) => setTimeout(resolveSleep, 200));
   }
 }
 
@@ -201,29 +236,17 @@ function postgresIds() {
   }
 }
 
-/** PG_BIN, else pg_config --bindir, else the newest /usr/lib/postgresql/<major>/bin. */
+/** PG_BIN, else PostgreSQL 16 from the npm package postgres-bin-16 (a devDependency npm ci installs). */
 function findPgBin() {
-  const candidates = [process.env.PG_BIN];
-  try {
-    candidates.push(execFileSync("pg_config", ["--bindir"], { encoding: "utf8" }).trim());
-  } catch {
-    // no pg_config on PATH
-  }
-  const debian = "/usr/lib/postgresql";
-  if (existsSync(debian)) {
-    for (const major of readdirSync(debian).sort((a, b) => Number(b) - Number(a))) candidates.push(join(debian, major, "bin"));
-  }
-  for (const dir of candidates) {
-    if (!dir) continue;
+  const dir = process.env.PG_BIN || join(REPO, "node_modules", "postgres-bin-16", "native", "bin");
+  for (const name of ["initdb", "pg_ctl", "postgres"]) {
     try {
-      accessSync(join(dir, "initdb"), constants.X_OK);
-      accessSync(join(dir, "pg_basebackup"), constants.X_OK);
-      return dir;
+      accessSync(join(dir, name), constants.X_OK);
     } catch {
-      // incomplete or absent
+      throw new Error(`${join(dir, name)} not found: run npm ci (it installs PostgreSQL 16 from npm), or set PG_BIN=/path/to/postgresql/bin`);
     }
   }
-  throw new Error("PostgreSQL binaries (initdb, pg_ctl, pg_basebackup, psql) not found; set PG_BIN=/path/to/postgresql/bin");
+  return dir;
 }
 
 function pgVersion(pgBin) {

