@@ -20,8 +20,9 @@ const common = {
   minify: false,
   sourcemap: false,
   legalComments: "none",
-  // Native addons load their platform binary at run time; they stay in node_modules.
-  external: ["lz4", "@node-rs/xxhash", "zstd-napi", "@napi-rs/lzma", "pg", "pg-native"],
+  // Native addons load their platform binary at run time; they stay in node_modules. So does OpenPGP.js, ~500 KB
+  // that only a configured WALG_PGP_KEY loads.
+  external: ["lz4", "@node-rs/xxhash", "zstd-napi", "@napi-rs/lzma", "pg", "pg-native", "sodium-native", "openpgp"],
   define: { __WAL_NATIVE_VERSION__: JSON.stringify(version) },
   // import() of a .cjs file goes through the ESM loader, which scans it for exports (~100 ms for
   // the SDK bundle); require() does not.

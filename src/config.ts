@@ -3,6 +3,8 @@ import { statSync } from "node:fs";
 import { ConfigError } from "./errors.js";
 import { type CodecName, codecNameFromSetting } from "./compress/codec.js";
 import type { LogLevel } from "./log.js";
+import { type Encryption, encryptionFrom } from "./crypto/keys.js";
+import { refuseUnsupportedSettings } from "./walg-settings.js";
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -21,6 +23,8 @@ export interface S3Location {
   readonly storageClass: string;
   readonly sse?: string;
   readonly sseKmsId?: string;
+  /** WALG_S3_SSE_C: the customer key (32 bytes) of SSE-C, sent with every request for an object. */
+  readonly sseCustomerKey?: string;
   readonly checksumWhenRequired: boolean;
   readonly maxRetries: number;
   readonly partSize: number;
@@ -41,6 +45,8 @@ export interface FileLocation {
 export interface Config {
   readonly storage: S3Location | FileLocation;
   readonly compression: CodecName;
+  /** Client-side encryption of WAL objects as wal-g does it (after compression), or undefined. */
+  readonly encryption: Encryption | undefined;
   /** Refuse to replace an archived file with different content (always on for .history). */
   readonly preventWalOverwrite: boolean;
   readonly segmentSize: number;
@@ -64,6 +70,7 @@ const DEFAULTS = {
 };
 
 export function loadConfig(env: Env = process.env): Config {
+  refuseUnsupportedSettings(env);
   const segmentSizeMb = integer(env, "WALG_PG_WAL_SIZE", 16, 1, 1024);
   if ((segmentSizeMb & (segmentSizeMb - 1)) !== 0) {
     throw new ConfigError("WALG_PG_WAL_SIZE", `${segmentSizeMb} is not a power of two (MiB)`);
@@ -71,6 +78,7 @@ export function loadConfig(env: Env = process.env): Config {
   return Object.freeze({
     storage: storageFrom(env),
     compression: codecNameFromSetting(env.WALG_COMPRESSION_METHOD || "lz4"),
+    encryption: encryptionFrom(env),
     preventWalOverwrite: boolean(env, "WALG_PREVENT_WAL_OVERWRITE", true),
     segmentSize: segmentSizeMb * 1024 * 1024,
     localArchiveDir: optionalPath(env, "WALNATIVE_LOCAL_ARCHIVE", DEFAULTS.localArchiveDir),
@@ -91,11 +99,7 @@ function storageFrom(env: Env): S3Location | FileLocation {
   if (s3) return s3From(env, s3, storagePrefix);
   const file = env.WALG_FILE_PREFIX || env.WALE_FILE_PREFIX;
   if (file) return fileFrom(file, storagePrefix);
-  for (const other of ["OSS", "GS", "AZ", "SWIFT", "SSH"]) {
-    if (env[`WALG_${other}_PREFIX`] || env[`WALE_${other}_PREFIX`]) {
-      throw new ConfigError(`WALG_${other}_PREFIX`, "this storage is not supported by wal-native", "use WALG_S3_PREFIX or WALG_FILE_PREFIX");
-    }
-  }
+  // Other storages' prefixes were refused by name before (walg-settings.ts).
   throw new ConfigError("WALG_S3_PREFIX", "no storage configured", "set WALG_S3_PREFIX=s3://bucket/path or WALG_FILE_PREFIX=/path/to/dir");
 }
 
@@ -132,6 +136,7 @@ function s3From(env: Env, prefix: string, storagePrefix: string): S3Location {
   }
   if (sse === "aws:kms" && !sseKmsId) throw new ConfigError("WALG_S3_SSE_KMS_ID", "required when WALG_S3_SSE is aws:kms");
   if (sse !== "aws:kms" && sseKmsId) throw new ConfigError("WALG_S3_SSE_KMS_ID", "only allowed with WALG_S3_SSE=aws:kms");
+  const sseCustomerKey = sseCustomerKeyFrom(env, sse, endpoint);
   const caCertFile = s3Setting(env, "S3_CA_CERT_FILE") || env.AWS_CA_BUNDLE || undefined;
   if (caCertFile) mustExist(caCertFile, "WALG_S3_CA_CERT_FILE");
   const checksum = (env.AWS_REQUEST_CHECKSUM_CALCULATION ?? "when_required").toLowerCase();
@@ -152,12 +157,32 @@ function s3From(env: Env, prefix: string, storagePrefix: string): S3Location {
     storageClass: s3Setting(env, "S3_STORAGE_CLASS") || "STANDARD",
     sse,
     sseKmsId,
+    sseCustomerKey,
     checksumWhenRequired: checksum === "when_required",
     maxRetries: integer(env, "WALG_S3_MAX_RETRIES", 4, 0, 100),
     partSize: integer(env, "WALG_S3_MAX_PART_SIZE", 20 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 * 1024 * 1024),
     requestTimeoutMs: integer(env, "WALNATIVE_S3_TIMEOUT_SECONDS", 30, 1, 3600) * 1000,
     client: choice(env, "WALNATIVE_S3_CLIENT", ["auto", "lite", "sdk"] as const, "auto"),
   };
+}
+
+/**
+ * SSE-C as wal-g sends it (pkg/storages/s3/uploader.go, folder.go): WALG_S3_SSE names the algorithm, the key is
+ * the setting's bytes. wal-g silently stores plain objects when WALG_S3_SSE is unset; here that is an error,
+ * as are keys S3 would refuse and plain http, over which S3 refuses customer keys.
+ */
+function sseCustomerKeyFrom(env: Env, sse: string | undefined, endpoint: string | undefined): string | undefined {
+  const key = s3Setting(env, "S3_SSE_C");
+  if (!key) return undefined;
+  if (sse !== "AES256") {
+    throw new ConfigError("WALG_S3_SSE_C", "needs WALG_S3_SSE=AES256, the algorithm S3 uses with a customer key (wal-g would store the objects without it)");
+  }
+  const length = Buffer.byteLength(key, "utf8");
+  if (length !== 32) throw new ConfigError("WALG_S3_SSE_C", `the customer key must be 32 bytes (a 256-bit AES key), not ${length}`);
+  if (endpoint && /^http:\/\//i.test(endpoint)) {
+    throw new ConfigError("WALG_S3_SSE_C", "S3 accepts customer keys over https only", "use an https AWS_ENDPOINT (WALG_S3_CA_CERT_FILE for a private CA)");
+  }
+  return key;
 }
 
 function fileFrom(prefix: string, storagePrefix: string): FileLocation {

@@ -13,6 +13,7 @@ import { ConfigError, NotFoundError, TransientStorageError } from "../errors.js"
 import { DAMAGED_IN_TRANSIT, isNotFound, storageError } from "./s3-errors.js";
 import { parseErrorDocument, parseListPage } from "./s3-xml.js";
 import { EMPTY_SHA256, Signer, amzDate, encodeKeyPath, encodeRfc3986, sha256Hex } from "./sigv4.js";
+import { sseCustomerHeaders } from "./sse-c.js";
 import {
   type ObjectInfo,
   ObjectExistsError,
@@ -57,6 +58,8 @@ export class LiteS3Storage implements Storage {
   private readonly address: Address;
   private readonly agent: http.Agent;
   private sdk: Promise<Storage> | undefined;
+  /** SSE-C headers for every request that reads or writes an object (none without WALG_S3_SSE_C). */
+  private readonly objectHeaders: Readonly<Record<string, string>>;
 
   constructor(
     private readonly location: S3Location,
@@ -71,12 +74,13 @@ export class LiteS3Storage implements Storage {
       location.region,
     );
     this.address = addressOf(location);
+    this.objectHeaders = sseCustomerHeaders(location);
     this.agent = this.address.secure ? new https.Agent({ keepAlive: true, ca: readCa(location.caCertFile) }) : new http.Agent({ keepAlive: true });
   }
 
   async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
     try {
-      return await this.send({ method: "HEAD", key: this.keyOf(key), signal }, (response) => {
+      return await this.send({ method: "HEAD", key: this.keyOf(key), headers: this.objectHeaders, signal }, (response) => {
         response.resume();
         return infoOf(key, response);
       });
@@ -94,7 +98,7 @@ export class LiteS3Storage implements Storage {
     let response: http.IncomingMessage;
     try {
       // Retried only until the body starts: once bytes flow, a failure ends the stream with an error.
-      response = await this.send({ method: "GET", key: this.keyOf(key), signal }, (answer) => answer);
+      response = await this.send({ method: "GET", key: this.keyOf(key), headers: this.objectHeaders, signal }, (answer) => answer);
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(key, this.label);
       throw storageError(error, `cannot read '${key}' from ${this.label}`);
@@ -151,10 +155,11 @@ export class LiteS3Storage implements Storage {
   }
 
   private async put(key: string, body: Buffer, options: WriteOptions): Promise<ObjectInfo> {
-    const headers: Record<string, string> = { "content-length": String(body.length) };
+    const headers: Record<string, string> = { "content-length": String(body.length), ...this.objectHeaders };
     // The SDK path sends the configured class as it is, STANDARD included (s3-multipart.ts commonHeaders).
     headers["x-amz-storage-class"] = this.location.storageClass;
-    if (this.location.sse) headers["x-amz-server-side-encryption"] = this.location.sse;
+    // With a customer key, WALG_S3_SSE is its algorithm (in objectHeaders), not SSE-S3.
+    if (this.location.sse && !this.location.sseCustomerKey) headers["x-amz-server-side-encryption"] = this.location.sse;
     if (this.location.sseKmsId) headers["x-amz-server-side-encryption-aws-kms-key-id"] = this.location.sseKmsId;
     for (const [name, value] of Object.entries(resolveMetadata(options) ?? {})) headers[`x-amz-meta-${name.toLowerCase()}`] = value;
     if (options.ifAbsent) headers["if-none-match"] = "*";

@@ -13,6 +13,7 @@ import {
 import { TransientStorageError } from "../errors.js";
 import type { S3Location } from "../config.js";
 import { type ObjectInfo, ObjectExistsError, type WriteBody, type WriteOptions, resolveMetadata } from "./storage.js";
+import { sseCustomerFields } from "./sse-c.js";
 
 const PARTS_IN_FLIGHT = 2;
 
@@ -38,8 +39,10 @@ function commonHeaders(location: S3Location, options: WriteOptions) {
   return {
     Bucket: location.bucket,
     StorageClass: location.storageClass as never,
-    ServerSideEncryption: location.sse as never,
+    // With a customer key, WALG_S3_SSE names its algorithm (SSE-C), not SSE-S3 (wal-g's uploader.go does the same).
+    ServerSideEncryption: location.sseCustomerKey ? undefined : (location.sse as never),
     SSEKMSKeyId: location.sseKmsId,
+    ...sseCustomerFields(location),
     Metadata: metadata ? { ...metadata } : undefined,
   };
 }
@@ -88,7 +91,7 @@ async function putMultipart(
   let partNumber = 0;
   const upload = async (part: Buffer, number: number): Promise<void> => {
     const response = await client.send(
-      new UploadPartCommand({ Bucket: location.bucket, Key: fullKey, UploadId: uploadId, PartNumber: number, Body: part }),
+      new UploadPartCommand({ Bucket: location.bucket, Key: fullKey, UploadId: uploadId, PartNumber: number, Body: part, ...sseCustomerFields(location) }),
       { abortSignal: options.signal },
     );
     if (!response.ETag) throw new TransientStorageError(`part ${number} of '${key}' has no ETag`);
@@ -112,6 +115,7 @@ async function putMultipart(
           UploadId: uploadId,
           MultipartUpload: { Parts: completed },
           IfNoneMatch: options.ifAbsent ? "*" : undefined,
+          ...sseCustomerFields(location),
         }),
         { abortSignal: options.signal },
       )
@@ -157,7 +161,8 @@ function rethrowConditional(error: unknown, key: string): never {
 /** For plain and SSE-S3 single PUTs the ETag is the body's MD5: proof the server stored these bytes. */
 function checkEtag(etag: string | undefined, body: Buffer, location: S3Location, key: string): void {
   if (!etag) throw new TransientStorageError(`upload of '${key}' was not confirmed (no ETag)`);
-  if (location.sse === "aws:kms") return;
+  // SSE-KMS and SSE-C ETags are not the MD5 of the body (S3's documentation of the ETag).
+  if (location.sse === "aws:kms" || location.sseCustomerKey) return;
   const md5 = createHash("md5").update(body).digest("hex");
   if (etag.replace(/"/g, "") !== md5) {
     throw new TransientStorageError(`upload of '${key}' was not confirmed: ETag ${etag} does not match the body's MD5`);

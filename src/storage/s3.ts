@@ -12,6 +12,7 @@ import type { S3Location } from "../config.js";
 import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions, statAllByListing } from "./storage.js";
 import { writeObject } from "./s3-multipart.js";
 import { isNotFound, storageError } from "./s3-errors.js";
+import { sseCustomerFields } from "./sse-c.js";
 
 /** ops/s3-admin.ts takes it from here. */
 export { storageError } from "./s3-errors.js";
@@ -28,7 +29,7 @@ export class S3Storage implements Storage {
 
   async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }), {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key), ...sseCustomerFields(this.location) }), {
         abortSignal: signal,
       });
       return { key, size: head.ContentLength ?? 0, lastModified: head.LastModified, metadata: head.Metadata ?? {} };
@@ -44,7 +45,7 @@ export class S3Storage implements Storage {
 
   async open(key: string, signal?: AbortSignal): Promise<OpenedObject> {
     try {
-      const object = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key) }), {
+      const object = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(key), ...sseCustomerFields(this.location) }), {
         abortSignal: signal,
       });
       if (!(object.Body instanceof Readable)) throw new TransientStorageError(`no body for '${key}' from ${this.label}`);

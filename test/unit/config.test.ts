@@ -75,6 +75,32 @@ describe("configuration", () => {
     expect(() => loadConfig({ WALG_GS_PREFIX: "gs://x" })).toThrow(/WALG_GS_PREFIX.*not supported/);
   });
 
+  describe("SSE-C (WALG_S3_SSE_C)", () => {
+    const key = "0123456789abcdef0123456789abcdef";
+    const tls = { ...base, AWS_ENDPOINT: "https://s3.example:9000", WALG_S3_SSE: "AES256" };
+
+    it("takes the 32-byte customer key with WALG_S3_SSE=AES256, under any of wal-g's names", () => {
+      expect(loadConfig({ ...tls, WALG_S3_SSE_C: key }).storage).toMatchObject({ sse: "AES256", sseCustomerKey: key });
+      expect(loadConfig({ ...tls, S3_SSE_C: key }).storage).toMatchObject({ sseCustomerKey: key });
+      expect(loadConfig(tls).storage).toMatchObject({ sseCustomerKey: undefined });
+    });
+
+    it.each([
+      [{ ...base, WALG_S3_SSE_C: key }, /WALG_S3_SSE_C: needs WALG_S3_SSE=AES256/],
+      [{ ...tls, WALG_S3_SSE: "aws:kms", WALG_S3_SSE_KMS_ID: "k", WALG_S3_SSE_C: key }, /WALG_S3_SSE_C: needs WALG_S3_SSE=AES256/],
+      [{ ...tls, WALG_S3_SSE_C: "too short" }, /WALG_S3_SSE_C: the customer key must be 32 bytes .* not 9/],
+      [{ ...tls, AWS_ENDPOINT: "http://minio:9000", WALG_S3_SSE_C: key }, /WALG_S3_SSE_C: S3 accepts customer keys over https only/],
+    ])("refuses what S3 or wal-g would not use: %j", (env, message) => {
+      expect(() => loadConfig(env)).toThrow(message);
+    });
+  });
+
+  it("selects the encryption wal-g would (details in test/unit/crypto/keys.test.ts)", () => {
+    expect(loadConfig(base).encryption).toBeUndefined();
+    expect(loadConfig({ ...base, WALG_LIBSODIUM_KEY: "0".repeat(64), WALG_LIBSODIUM_KEY_TRANSFORM: "hex" }).encryption).toMatchObject({ method: "libsodium" });
+    expect(() => loadConfig({ ...base, WALG_LIBSODIUM_KEY: "short" })).toThrow(/^WALG_LIBSODIUM_KEY: /);
+  });
+
   it("configuration errors exit 78", () => {
     try {
       loadConfig({});
