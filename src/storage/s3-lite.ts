@@ -86,7 +86,7 @@ export class LiteS3Storage implements Storage {
       });
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw storageError(error, `cannot check '${key}' in ${this.label}`);
+      throw storageError(error, `cannot check '${key}' in ${this.label}`, this.location);
     }
   }
 
@@ -101,7 +101,7 @@ export class LiteS3Storage implements Storage {
       response = await this.send({ method: "GET", key: this.keyOf(key), headers: this.objectHeaders, signal }, (answer) => answer);
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(key, this.label);
-      throw storageError(error, `cannot read '${key}' from ${this.label}`);
+      throw storageError(error, `cannot read '${key}' from ${this.label}`, this.location);
     }
     const length = response.headers["content-length"];
     return { info: infoOf(key, response), body: guardedBody(response, length === undefined ? undefined : Number(length), `'${key}' from ${this.label}`) };
@@ -119,7 +119,7 @@ export class LiteS3Storage implements Storage {
     } catch (error) {
       // A refused If-None-Match is an answer, not a failure: callers compare contents on it.
       if (error instanceof ObjectExistsError) throw error;
-      throw storageError(error, `cannot upload '${key}' to ${this.label}`);
+      throw storageError(error, `cannot upload '${key}' to ${this.label}`, this.location);
     }
   }
 

@@ -35,7 +35,7 @@ export class S3Storage implements Storage {
       return { key, size: head.ContentLength ?? 0, lastModified: head.LastModified, metadata: head.Metadata ?? {} };
     } catch (error) {
       if (isNotFound(error)) return undefined;
-      throw storageError(error, `cannot check '${key}' in ${this.label}`);
+      throw storageError(error, `cannot check '${key}' in ${this.label}`, this.location);
     }
   }
 
@@ -51,12 +51,12 @@ export class S3Storage implements Storage {
       if (!(object.Body instanceof Readable)) throw new TransientStorageError(`no body for '${key}' from ${this.label}`);
       // The SDK does not check that the body was complete; a cut connection must never look like EOF.
       const body = object.Body.pipe(lengthGuard(object.ContentLength, key, this.label));
-      object.Body.once("error", (error) => body.destroy(storageError(error, `reading '${key}' from ${this.label} failed`)));
+      object.Body.once("error", (error) => body.destroy(storageError(error, `reading '${key}' from ${this.label} failed`, this.location)));
       const info = { key, size: object.ContentLength ?? 0, lastModified: object.LastModified, metadata: object.Metadata ?? {} };
       return { info, body };
     } catch (error) {
       if (isNotFound(error)) throw new NotFoundError(key, this.label);
-      throw storageError(error, `cannot read '${key}' from ${this.label}`);
+      throw storageError(error, `cannot read '${key}' from ${this.label}`, this.location);
     }
   }
 
@@ -66,7 +66,7 @@ export class S3Storage implements Storage {
     } catch (error) {
       // A refused If-None-Match is an answer, not a failure: callers compare contents on it.
       if (error instanceof ObjectExistsError) throw error;
-      throw storageError(error, `cannot upload '${key}' to ${this.label}`);
+      throw storageError(error, `cannot upload '${key}' to ${this.label}`, this.location);
     }
   }
 

@@ -1,16 +1,10 @@
 // Security (issue 6, item 9): TLS to a second MinIO whose certificate comes from a self-signed CA given
 // through WALG_S3_CA_CERT_FILE, and server-side encryption (WALG_S3_SSE=AES256) with MinIO's built-in KMS.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, writeFile } from "node:fs/promises";
-import { Agent } from "node:https";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { CreateBucketCommand, HeadObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { HeadObjectCommand } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../support/minio-server.js";
-import { findTool } from "../support/tools.js";
+import { type TlsMinio, startTlsMinio, stopTlsMinio } from "../support/tls-minio.js";
 import { MiB, makeSegment } from "../support/wal.js";
 import { record } from "./results.js";
 import { baseEnv, runTool, scratchDir } from "./tools.js";
@@ -20,73 +14,8 @@ const ACCESS = "walnative-tls";
 const SECRET = "walnative-tls-secret";
 const BUCKET = "tls-test";
 
-interface TlsMinio {
-  readonly endpoint: string;
-  readonly caFile: string;
-  readonly client: S3Client;
-  readonly child: ChildProcess;
-  readonly logFile: string;
-}
-
 let minio: TlsMinio;
 let work: string;
-
-/** A CA and a server certificate for the IP 127.0.0.1, made with openssl. */
-function makeCertificates(dir: string): void {
-  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=wal-native test CA"]);
-  run(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "certs/private.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
-  execFileSync("sh", ["-c", "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf"], { cwd: dir });
-  run(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "certs/public.crt", "-days", "2", "-extfile", "ext.cnf"]);
-}
-
-async function startTlsMinio(dir: string): Promise<TlsMinio> {
-  const binary = findTool("minio");
-  if (!binary) throw new Error("minio not found: run bash scripts/setup-test-tools.sh");
-  await mkdir(join(dir, "certs"), { recursive: true });
-  makeCertificates(dir);
-  const port = await freePort();
-  const logFile = join(dir, "minio.log");
-  const log = await open(logFile, "a");
-  const child = spawn(
-    binary,
-    ["server", join(dir, "data"), "--address", `127.0.0.1:${port}`, "--console-address", `127.0.0.1:${await freePort()}`, "--certs-dir", join(dir, "certs")],
-    {
-      stdio: ["ignore", log.fd, log.fd],
-      env: {
-        PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-        HOME: dir,
-        MINIO_ROOT_USER: ACCESS,
-        MINIO_ROOT_PASSWORD: SECRET,
-        MINIO_UPDATE: "off",
-        // SSE-S3 needs a KMS; a static key is MinIO's single-key KMS for tests.
-        MINIO_KMS_SECRET_KEY: `wal-native-key:${randomBytes(32).toString("base64")}`,
-      },
-    },
-  );
-  await log.close();
-  const caFile = join(dir, "ca.crt");
-  const client = new S3Client({
-    endpoint: `https://127.0.0.1:${port}`,
-    region: "us-east-1",
-    forcePathStyle: true,
-    credentials: { accessKeyId: ACCESS, secretAccessKey: SECRET },
-    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: await readFile(caFile) }) }),
-  });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await client.send(new CreateBucketCommand({ Bucket: BUCKET }));
-      break;
-    } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        throw new Error(`TLS MinIO did not start: ${String(error)}\n${await readFile(logFile, "utf8")}`);
-      }
-      await sleep(200);
-    }
-  }
-  return { endpoint: `https://127.0.0.1:${port}`, caFile, client, child, logFile };
-}
 
 function tlsEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return baseEnv({
@@ -105,17 +34,11 @@ function tlsEnv(prefix: string, extra: Record<string, string> = {}): Record<stri
 
 beforeAll(async () => {
   work = await scratchDir("tls");
-  minio = await startTlsMinio(join(work, "minio"));
+  minio = await startTlsMinio(join(work, "minio"), { bucket: BUCKET, access: ACCESS, secret: SECRET });
   await writeFile(join(work, NAME), makeSegment(NAME, { segmentSize: MiB }));
 }, 120_000);
 
-afterAll(async () => {
-  minio?.client.destroy();
-  if (minio && minio.child.exitCode === null) {
-    minio.child.kill("SIGTERM");
-    await new Promise((resolve) => minio.child.once("exit", resolve));
-  }
-});
+afterAll(() => stopTlsMinio(minio));
 
 describe("TLS with a self-signed CA", () => {
   // Both S3 clients read the CA file themselves: lite (the default with static keys) and the SDK.
