@@ -10,7 +10,7 @@ import { makeWorkDir } from "../support/postgres.js";
 import { runBin } from "../support/run-command.js";
 import { type TlsMinio, startTlsMinio, stopTlsMinio } from "../support/tls-minio.js";
 import { MiB, makeSegment } from "../support/wal.js";
-import { runWalg, walgVersion } from "../support/walg.js";
+import { findWalg, runWalg, walgVersion } from "../support/walg.js";
 
 const BUCKET = "sse-c";
 const KEY = "wal-native-sse-c-test-key-32byte";
@@ -99,7 +99,9 @@ describe.each(["lite", "sdk"])("SSE-C with the %s S3 client", (client) => {
   });
 });
 
-describe("SSE-C interop with wal-g", () => {
+const WALG = findWalg();
+
+describe.skipIf(!WALG)(`SSE-C interop with wal-g${WALG ? "" : " (skipped: no wal-g binary; set WALG_BIN)"}`, () => {
   const walg = (prefix: string) => {
     const settings = env(prefix);
     // wal-g reads the same variables; WALNATIVE_* are ours only.
