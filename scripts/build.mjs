@@ -60,7 +60,7 @@ const sharedFromHost = {
 await Promise.all([
   build({
     ...common,
-    entryPoints: Object.fromEntries(entries.map((name) => [`${name}.main`, `src/cli/${name}.ts`])),
+    entryPoints: Object.fromEntries(entries.map((name) => [`${name}.main`, `src/main/${name}.ts`])),
     outdir: "dist",
     outExtension: { ".js": ".cjs" },
     plugins: [s3Apart],

@@ -1,5 +1,5 @@
 // Typed errors that carry the exit code and a message a DBA understands.
-// The only place that turns them into a process exit is cli/main.ts.
+// The only place that turns them into a process exit is main/run.ts.
 
 /** Exit codes from sysexits.h, as wal-g and PostgreSQL tooling use them. */
 export const ExitCode = {

@@ -3,9 +3,9 @@
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
-import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, writeUploadRecord } from "../cache/upload-records.js";
+import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, writeUploadRecord } from "./records.js";
 import { parseWalFileName } from "../wal/file-name.js";
-import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push.js";
+import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push/push.js";
 import { uploadAhead } from "./upload-ahead.js";
 import { ensureUploader, uploaderAlive, uploaderEnabled } from "./uploader.js";
 

@@ -4,8 +4,7 @@
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Env } from "../config.js";
-
-export const STATE_DIR = ".wal-native";
+import { STATE_DIR } from "../fastpath/protocol.js";
 
 /**
  * "uploaded": a file uploaded ahead, for PostgreSQL's later call (bin/wal-archive serves it). "pushed": a file a call

@@ -6,8 +6,8 @@ import type { Env } from "../config.js";
 import type { Logger } from "../log.js";
 import { isSegmentName, parseWalFileName } from "../wal/file-name.js";
 import { candidateKeys } from "../wal/archive-keys.js";
-import { claimUpload, readUploadRecord, recordedNames, releaseClaim, writeUploadRecord } from "../cache/upload-records.js";
-import { type PushContext, pushWalFile } from "./push.js";
+import { claimUpload, readUploadRecord, recordedNames, releaseClaim, writeUploadRecord } from "./records.js";
+import { type PushContext, pushWalFile } from "./push/push.js";
 
 export interface AheadOptions {
   readonly walDir: string;

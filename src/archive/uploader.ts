@@ -9,8 +9,9 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
-import { STATE_DIR, claimUpload, pruneRecords } from "../cache/upload-records.js";
-import type { PushContext } from "./push.js";
+import { STATE_DIR } from "../fastpath/protocol.js";
+import { claimUpload, pruneRecords } from "./records.js";
+import type { PushContext } from "./push/push.js";
 import { absentInOneLook, readyNames, unrecorded, uploadOne } from "./upload-ahead.js";
 import { exists } from "../io/exists.js";
 
@@ -184,7 +185,7 @@ let pruning: Promise<unknown> | undefined;
 async function pruneLocalArchive(context: PushContext, env: Env): Promise<void> {
   const dir = context.config.localArchiveDir;
   if (!dir || pruning) return;
-  pruning = import("./cache-prune.js").then(({ pruneIfDue }) => pruneIfDue(dir, context.storage, env, context.log));
+  pruning = import("../local-archive/retention.js").then(({ pruneIfDue }) => pruneIfDue(dir, context.storage, env, context.log));
   await pruning.finally(() => (pruning = undefined));
 }
 

@@ -7,7 +7,7 @@ import { ConfigError } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
 import type { Storage } from "../storage/storage.js";
 import { candidateKeys } from "../wal/archive-keys.js";
-import { type LocalFile, readLocalUsage } from "../ops/local-usage.js";
+import { type LocalFile, readLocalUsage } from "./usage.js";
 
 export interface RetentionLimits {
   /** undefined: no size bound. */

@@ -3,6 +3,7 @@
 import { ExitCode, NotFoundError, WalNativeError, printable } from "../errors.js";
 import { type Logger, createLogger, registerSecrets } from "../log.js";
 import type { Config } from "../config.js";
+import type { RunContext } from "../ops/shared/command.js";
 
 declare const __WAL_NATIVE_VERSION__: string | undefined;
 export const VERSION = typeof __WAL_NATIVE_VERSION__ === "string" ? __WAL_NATIVE_VERSION__ : "dev";
@@ -28,12 +29,6 @@ export function handleInfoFlags(invocation: Invocation): boolean {
     return true;
   }
   return false;
-}
-
-export interface RunContext {
-  readonly log: Logger;
-  /** Loads and validates the configuration on first use (ConfigError, exit 78, when it is wrong). */
-  config(): Config;
 }
 
 export async function runCommand(

@@ -1,7 +1,7 @@
 // Entry point of wal-native: everything that is not the per-segment archive/restore path.
-// Each command lives in src/cli/commands/<name>.ts and is loaded only when called.
+// Each command lives in src/ops/<name>/command.ts (wal-push and wal-fetch beside this file) and is loaded only when called.
 import { type Invocation, type Role, handleInfoFlags, runCommand, usageFailure } from "./run.js";
-import type { ToolCommand } from "./commands/command.js";
+import type { ToolCommand } from "../ops/shared/command.js";
 
 interface Entry {
   readonly summary: string;
@@ -11,15 +11,15 @@ interface Entry {
 }
 
 const COMMANDS: Record<string, Entry> = {
-  init: { summary: "prepare the bucket or directory (versioning, lifecycle) and prove access", load: () => import("./commands/init.js") },
-  check: { summary: "[--json|--prometheus]: archiver, .ready backlog, backup age, storage; exit 0/1/2", load: () => import("./commands/check.js") },
-  cache: { summary: "prune [--max-mb N] [--max-age 72h] [--all]: shrink the local archive safely", load: () => import("./commands/cache.js") },
-  drill: { summary: "restore|pitr|dr: restore into a temporary cluster, check it, time it, remove it", load: () => import("./commands/drill.js") },
-  "wal-push": { summary: "<path> <file name>: the same as wal-archive", role: "archive", load: () => import("./commands/wal-push.js") },
-  "wal-fetch": { summary: "<file name> <destination>: the same as wal-restore", role: "restore", load: () => import("./commands/wal-fetch.js") },
-  "backup-list": { summary: "[--detail] [--json]: list backups like wal-g backup-list", load: () => import("./commands/backup-list.js") },
-  "wal-verify": { summary: "[integrity] [timeline] [--json]: find gaps in the WAL archive like wal-g wal-verify", load: () => import("./commands/wal-verify.js") },
-  "restore-prepare": { summary: "[<data dir>] [--target-...]: set up PostgreSQL 12+ recovery from the archive", load: () => import("./commands/restore-prepare.js") },
+  init: { summary: "prepare the bucket or directory (versioning, lifecycle) and prove access", load: () => import("../ops/init/command.js") },
+  check: { summary: "[--json|--prometheus]: archiver, .ready backlog, backup age, storage; exit 0/1/2", load: () => import("../ops/check/command.js") },
+  cache: { summary: "prune [--max-mb N] [--max-age 72h] [--all]: shrink the local archive safely", load: () => import("../ops/cache/command.js") },
+  drill: { summary: "restore|pitr|dr: restore into a temporary cluster, check it, time it, remove it", load: () => import("../ops/drill/command.js") },
+  "wal-push": { summary: "<path> <file name>: the same as wal-archive", role: "archive", load: () => import("./wal-push.js") },
+  "wal-fetch": { summary: "<file name> <destination>: the same as wal-restore", role: "restore", load: () => import("./wal-fetch.js") },
+  "backup-list": { summary: "[--detail] [--json]: list backups like wal-g backup-list", load: () => import("../ops/backup-list/command.js") },
+  "wal-verify": { summary: "[integrity] [timeline] [--json]: find gaps in the WAL archive like wal-g wal-verify", load: () => import("../ops/wal-verify/command.js") },
+  "restore-prepare": { summary: "[<data dir>] [--target-...]: set up PostgreSQL 12+ recovery from the archive", load: () => import("../ops/restore-prepare/command.js") },
 };
 
 const invocation: Invocation = {

@@ -19,14 +19,14 @@ exit codes: 0 restored; 74 not in the archive (confirmed by storage); 200 anythi
 if (invocation.argv[0] === "--prefetch-worker" && invocation.argv.length === 2) {
   const walDir = invocation.argv[1] as string;
   void runCommand({ ...invocation, program: "wal-restore prefetch", role: "tool" }, async ({ config, log }) => {
-    const [{ runPrefetchWorker }, { openStorage }] = await Promise.all([import("../command/prefetch.js"), import("../storage/open.js")]);
+    const [{ runPrefetchWorker }, { openStorage }] = await Promise.all([import("../restore/prefetch/worker.js"), import("../storage/open.js")]);
     await runPrefetchWorker(walDir, { config: config(), log, storage: () => openStorage(config()) });
   });
 } else if (!handleInfoFlags(invocation)) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [name, destination] = invocation.argv as [string, string];
   void runCommand(invocation, async ({ config, log }) => {
-    const [{ fetchWalFile }, { openStorage }] = await Promise.all([import("../command/fetch.js"), import("../storage/open.js")]);
+    const [{ fetchWalFile }, { openStorage }] = await Promise.all([import("../restore/fetch.js"), import("../storage/open.js")]);
     let storage: ReturnType<typeof openStorage> | undefined;
     await fetchWalFile(name, destination, { config: config(), log, storage: () => (storage ??= openStorage(config())) });
   });

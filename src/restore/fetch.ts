@@ -9,8 +9,8 @@ import { WalSegment, parseWalFileName } from "../wal/file-name.js";
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
-import { type Expectation, downloadVerified, fromLocalArchive } from "./restore-file.js";
-import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker, takePrefetched } from "./prefetch.js";
+import { type Expectation, downloadVerified, fromLocalArchive } from "./download.js";
+import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker, takePrefetched } from "./prefetch/worker.js";
 
 export interface FetchContext {
   readonly config: Config;

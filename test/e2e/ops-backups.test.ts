@@ -7,7 +7,7 @@ import { listKeys, minioEnv, minioInfo, putObject, uniquePrefix } from "../suppo
 import { REPO_BIN } from "../support/paths.js";
 import { type Cluster, configure, initCluster, makeWorkDir, mkdirAsPostgres, psql, runAsPostgres, start, stop, waitFor } from "../support/postgres.js";
 import { requireTool } from "../support/tools.js";
-import { parseJson } from "../../src/ops/json.js";
+import { parseJson } from "../../src/ops/shared/json.js";
 import { S3Client, DeleteObjectCommand } from "@aws-sdk/client-s3";
 
 const WALG_HINT = "wal-g v3.0.9 is built by bash scripts/setup-test-tools.sh into /root/go/bin";

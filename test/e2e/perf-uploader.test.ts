@@ -81,7 +81,7 @@ const records = (dir: Scratch, kind: "uploaded" | "pushed" = "uploaded"): string
 };
 const stored = (dir: Scratch): string[] => (existsSync(join(dir.store, "wal_005")) ? readdirSync(join(dir.store, "wal_005")).sort() : []);
 
-/** The exact record line the TypeScript writes and bin/wal-archive checks (src/cache/upload-records.ts). */
+/** The exact record line the TypeScript writes and bin/wal-archive checks (src/archive/records.ts). */
 function recordFor(dir: Scratch, name: string): string {
   const info = statSync(join(dir.wal, name), { bigint: true });
   const mtime = `${info.mtimeNs / 1_000_000_000n}.${(info.mtimeNs % 1_000_000_000n).toString().padStart(9, "0")}`;

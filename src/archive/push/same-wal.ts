@@ -3,9 +3,9 @@
 import { readFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type CodecName, loadCodec } from "../compress/codec.js";
-import type { Storage } from "../storage/storage.js";
-import { sameValidWal } from "../wal/valid-end.js";
+import { type CodecName, loadCodec } from "../../compress/codec.js";
+import type { Storage } from "../../storage/storage.js";
+import { sameValidWal } from "../../wal/valid-end.js";
 
 /** Both copies are held in memory for the comparison; larger segments keep the plain byte rule. */
 export const SAME_WAL_LIMIT = 64 * 1024 * 1024;

@@ -1,9 +1,9 @@
 // wal-native backup-list: the backups in basebackups_005/ with wal-g's columns, --detail and --json.
-import type { Storage } from "../storage/storage.js";
-import type { Logger } from "../log.js";
-import { type BackupEntry, type BackupMetadata, listBackups, readBackupMetadata } from "../ops/backups.js";
-import { formatLsn, goJsonTime, goRfc3339, tabwriter } from "../ops/go-format.js";
-import { stringifyJson } from "../ops/json.js";
+import type { Storage } from "../../storage/storage.js";
+import type { Logger } from "../../log.js";
+import { type BackupEntry, type BackupMetadata, listBackups, readBackupMetadata } from "../shared/backups.js";
+import { formatLsn, goJsonTime, goRfc3339, tabwriter } from "../shared/go-format.js";
+import { stringifyJson } from "../shared/json.js";
 
 export interface BackupListOptions {
   readonly detail: boolean;

@@ -1,6 +1,6 @@
 // wal-native backup-list [--detail] [--json [--pretty]]: wal-g's backup-list over the same bucket.
-import type { ToolCommand } from "./command.js";
-import { flagProblem, parseFlags } from "../../ops/flags.js";
+import type { ToolCommand } from "../shared/command.js";
+import { flagProblem, parseFlags } from "../shared/flags.js";
 
 const FLAGS = { switches: ["detail", "json", "pretty"] } as const;
 
@@ -15,7 +15,7 @@ export const command: ToolCommand = {
   checkArgs: (args) => flagProblem(args, FLAGS) ?? (args.includes("--pretty") && !args.includes("--json") ? "--pretty needs --json" : undefined),
   async run(args, { config, log }) {
     const flags = parseFlags(args, FLAGS);
-    const [{ backupList }, { openStorage }] = await Promise.all([import("../../command/backup-list.js"), import("../../storage/open.js")]);
+    const [{ backupList }, { openStorage }] = await Promise.all([import("./backup-list.js"), import("../../storage/open.js")]);
     const output = await backupList(
       await openStorage(config()),
       { detail: flags.switches.has("detail"), json: flags.switches.has("json"), pretty: flags.switches.has("pretty") },

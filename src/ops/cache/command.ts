@@ -1,7 +1,7 @@
 // wal-native cache prune: shrink the local fast-recovery archive safely (the runbook's rm -f wal_archive/*).
-import type { ToolCommand } from "./command.js";
+import type { ToolCommand } from "../shared/command.js";
 import { UsageError } from "../../errors.js";
-import { flagProblem, parseCount, parseDuration, parseFlags } from "../../ops/flags.js";
+import { flagProblem, parseCount, parseDuration, parseFlags } from "../shared/flags.js";
 
 const FLAGS = { switches: ["all", "dry-run"], values: ["max-mb", "max-age"], minPositionals: 1, maxPositionals: 1 } as const;
 
@@ -18,7 +18,7 @@ exit codes: 0 done; 1 files were kept because storage does not hold them yet; 75
   async run(args, { config, log }) {
     const flags = parseFlags(args, FLAGS);
     const [{ pruneLocalArchive, retentionLimits, describePrune }, { openStorage }] = await Promise.all([
-      import("../../command/cache-prune.js"),
+      import("../../local-archive/retention.js"),
       import("../../storage/open.js"),
     ]);
     const dir = config().localArchiveDir;

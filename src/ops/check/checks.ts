@@ -1,13 +1,13 @@
 // wal-native check: is the archive healthy? Storage reachability, newest backup age, archiver status
 // from pg_stat_archiver, the .ready backlog it hides, and the local archive's size.
-import type { Config } from "../config.js";
-import type { Storage } from "../storage/storage.js";
-import { type BackupEntry, backupCompletedAt, listBackups } from "../ops/backups.js";
-import { formatAge } from "../ops/flags.js";
-import { readBacklog } from "../ops/ready-backlog.js";
-import { readLocalUsage } from "../ops/local-usage.js";
-import { formatBytes } from "../log.js";
-import type { Query } from "../ops/pg.js";
+import type { Config } from "../../config.js";
+import type { Storage } from "../../storage/storage.js";
+import { type BackupEntry, backupCompletedAt, listBackups } from "../shared/backups.js";
+import { formatAge } from "../shared/flags.js";
+import { readBacklog } from "./ready-backlog.js";
+import { readLocalUsage } from "../../local-archive/usage.js";
+import { formatBytes } from "../../log.js";
+import type { Query } from "../shared/pg.js";
 
 export type Level = "ok" | "warning" | "critical";
 export const LEVEL_VALUE: Record<Level, number> = { ok: 0, warning: 1, critical: 2 };

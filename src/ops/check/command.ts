@@ -1,7 +1,7 @@
 // wal-native check: health of archiving and backups for people, JSON, or Prometheus (monitor-walg.sh).
 import { rename, writeFile } from "node:fs/promises";
-import type { ToolCommand } from "./command.js";
-import { flagProblem, parseDuration, parseFlags } from "../../ops/flags.js";
+import type { ToolCommand } from "../shared/command.js";
+import { flagProblem, parseDuration, parseFlags } from "../shared/flags.js";
 
 const FLAGS = {
   switches: ["json", "prometheus", "no-postgres"],
@@ -38,11 +38,11 @@ exit codes: 0 ok; 1 warning; 2 critical; 64 bad arguments; 78 configuration erro
       maxReadyAgeMs: duration("max-ready-age", "15m"),
     };
     const [{ runChecks, LEVEL_VALUE }, output, { openStorage }, { withPostgres }, { retentionLimits }] = await Promise.all([
-      import("../../command/check.js"),
-      import("../../ops/check-output.js"),
+      import("./checks.js"),
+      import("./output.js"),
       import("../../storage/open.js"),
-      import("../../ops/pg.js"),
-      import("../../command/cache-prune.js"),
+      import("../shared/pg.js"),
+      import("../../local-archive/retention.js"),
     ]);
     const report = await runChecks(config(), () => openStorage(config()), {
       ...options,

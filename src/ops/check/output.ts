@@ -1,6 +1,6 @@
 // wal-native check's three outputs: text for people, JSON, and the Prometheus textfile-collector format.
-import { type CheckReport, LEVEL_VALUE } from "../command/check.js";
-import { stringifyJson } from "./json.js";
+import { type CheckReport, LEVEL_VALUE } from "./checks.js";
+import { stringifyJson } from "../shared/json.js";
 
 const HELP: Record<string, string> = {
   storage_up: "1 if the archive storage answered a listing of basebackups_005/.",

@@ -1,9 +1,9 @@
 // Which backup a drill restores: a named one, the newest, or for a time target the newest that
 // finished before that time (a backup that ends after the target cannot reach it).
-import type { Config } from "../config.js";
-import { DrillError } from "./drill-process.js";
-import { listBackups, readBackupMetadata } from "./backups.js";
-import { goRfc3339 } from "./go-format.js";
+import type { Config } from "../../config.js";
+import { DrillError } from "./process.js";
+import { listBackups, readBackupMetadata } from "../shared/backups.js";
+import { goRfc3339 } from "../shared/go-format.js";
 
 export async function chooseBackup(
   config: Config,
@@ -12,7 +12,7 @@ export async function chooseBackup(
   say: (line: string) => void,
   listAll: boolean,
 ): Promise<string> {
-  const { openStorage } = await import("../storage/open.js");
+  const { openStorage } = await import("../../storage/open.js");
   const storage = await openStorage(config);
   const backups = await listBackups(storage);
   if (backups.length === 0) throw new DrillError(`no backups in ${storage.label}`, "run wal-g backup-push first");

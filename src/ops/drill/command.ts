@@ -2,9 +2,9 @@
 // test-pitr.sh, dr-drill.sh) as one tested implementation.
 import { accessSync, constants, readdirSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
-import type { ToolCommand } from "./command.js";
+import type { ToolCommand } from "../shared/command.js";
 import { UsageError } from "../../errors.js";
-import { flagProblem, parseDuration, parseFlags } from "../../ops/flags.js";
+import { flagProblem, parseDuration, parseFlags } from "../shared/flags.js";
 
 const FLAGS = {
   switches: ["keep", "no-amcheck", "use-local-archive", "json"],
@@ -53,9 +53,9 @@ exit codes: 0 drill passed; 1 drill failed; 64 bad arguments; 78 configuration e
     const flags = parseFlags(args, FLAGS);
     const kind = flags.positionals[0] as "restore" | "pitr" | "dr";
     const [{ runDrill }, { chooseBackup }, { stringifyJson }] = await Promise.all([
-      import("../../ops/drill.js"),
-      import("../../ops/drill-backup.js"),
-      import("../../ops/json.js"),
+      import("./drill.js"),
+      import("./backup.js"),
+      import("../shared/json.js"),
     ]);
     const target = TARGETS.flatMap((name) => (flags.values.has(name) ? [`--${name}`, flags.values.get(name) as string] : []));
     const json = flags.switches.has("json");

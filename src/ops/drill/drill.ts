@@ -1,13 +1,13 @@
 // Restore drills (test-restore.sh, test-pitr.sh, dr-drill.sh): fetch a backup with wal-g, recover it
 // with our restore_command into an isolated temporary cluster on another port, check it (pg_amcheck and
 // a query), report the measured recovery time, and clean up whatever happens.
-import { stopPrefetchWorker } from "../command/prefetch.js";
+import { stopPrefetchWorker } from "../../restore/prefetch/index.js";
 import { appendFile, chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Logger } from "../log.js";
-import { type RunOptions, DrillError, freePort, mustRun, runProcess } from "./drill-process.js";
+import type { Logger } from "../../log.js";
+import { type RunOptions, DrillError, freePort, mustRun, runProcess } from "./process.js";
 
 export interface DrillOptions {
   readonly kind: "restore" | "pitr" | "dr";

@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { ExitCode, WalNativeError } from "../errors.js";
+import { ExitCode, WalNativeError } from "../../errors.js";
 
 export class DrillError extends WalNativeError {
   constructor(message: string, hint?: string) {

@@ -1,6 +1,6 @@
 // wal-native init: prepare and prove the archive storage (scripts/init-walg.sh calls this).
-import type { ToolCommand } from "./command.js";
-import { flagProblem, parseCount, parseFlags } from "../../ops/flags.js";
+import type { ToolCommand } from "../shared/command.js";
+import { flagProblem, parseCount, parseFlags } from "../shared/flags.js";
 
 const FLAGS = { switches: ["no-versioning", "no-lifecycle"], values: ["abort-multipart-days", "noncurrent-days"] } as const;
 
@@ -18,7 +18,7 @@ exit codes: 0 ready; 75 storage refused or unreachable; 78 configuration error
   checkArgs: (args) => flagProblem(args, FLAGS),
   async run(args, { log }) {
     const flags = parseFlags(args, FLAGS);
-    const { initArchive } = await import("../../command/init.js");
+    const { initArchive } = await import("./init.js");
     let warnings = 0;
     await initArchive(
       process.env,

@@ -4,10 +4,10 @@ import { randomBytes } from "node:crypto";
 import { mkdir, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { Readable } from "node:stream";
-import { type Config, type Env, loadConfig } from "../config.js";
-import { CorruptDataError, LocalFileError } from "../errors.js";
-import type { Storage } from "../storage/storage.js";
-import type { LifecyclePolicy, Outcome } from "../ops/s3-admin.js";
+import { type Config, type Env, loadConfig } from "../../config.js";
+import { CorruptDataError, LocalFileError } from "../../errors.js";
+import type { Storage } from "../../storage/storage.js";
+import type { LifecyclePolicy, Outcome } from "./s3-admin.js";
 
 export interface InitOptions extends LifecyclePolicy {
   readonly versioning: boolean;
@@ -25,7 +25,7 @@ export async function initArchive(env: Env, options: InitOptions, report: Report
   report("configuration", "ok", describe(config));
   if (config.storage.kind === "s3") await prepareBucket(config, options, report);
   await localArchiveState(config, report);
-  const { openStorage } = await import("../storage/open.js");
+  const { openStorage } = await import("../../storage/open.js");
   const storage = await openStorage(config);
   const ms = await roundTrip(storage, config);
   report("round trip", "ok", `wrote, read back and deleted ${PROBE_FOLDER}… in ${storage.label} (${ms} ms)`);
@@ -50,7 +50,7 @@ async function ensureFileRoot(env: Env, report: Report): Promise<void> {
 async function prepareBucket(config: Config, options: InitOptions, report: Report): Promise<void> {
   if (config.storage.kind !== "s3") return;
   const location = config.storage;
-  const [{ createS3Client }, admin] = await Promise.all([import("../storage/open.js"), import("../ops/s3-admin.js")]);
+  const [{ createS3Client }, admin] = await Promise.all([import("../../storage/open.js"), import("./s3-admin.js")]);
   const client = await createS3Client(location);
   const show = (step: string, outcome: Outcome): void => {
     report(step, outcome.changed ? "changed" : "ok", outcome.detail);
@@ -87,7 +87,7 @@ async function roundTrip(storage: Storage, config: Config): Promise<number> {
   if ((await storage.stat(key)) !== undefined) throw new CorruptDataError(`${key} is still in ${storage.label} after deleting it`);
   if (config.storage.kind === "s3") {
     // On a versioned bucket the delete left a marker and a noncurrent version: remove them too.
-    const [{ createS3Client }, { purgeVersions }] = await Promise.all([import("../storage/open.js"), import("../ops/s3-admin.js")]);
+    const [{ createS3Client }, { purgeVersions }] = await Promise.all([import("../../storage/open.js"), import("./s3-admin.js")]);
     await purgeVersions(await createS3Client(config.storage), config.storage.bucket, config.storage.root + key).catch(() => 0);
   }
   return Math.round(performance.now() - started);

@@ -4,8 +4,8 @@ import {
   HeadBucketCommand, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand,
   type LifecycleRule, type S3Client,
 } from "@aws-sdk/client-s3";
-import type { S3Location } from "../config.js";
-import { storageError } from "../storage/s3.js";
+import type { S3Location } from "../../config.js";
+import { storageError } from "../../storage/s3.js";
 
 export const RULE_ABORT_MULTIPART = "wal-native-abort-incomplete-multipart";
 export const RULE_NONCURRENT = "wal-native-expire-noncurrent-versions";

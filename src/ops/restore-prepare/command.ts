@@ -4,8 +4,8 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { ExitCode, UsageError, WalNativeError } from "../../errors.js";
-import type { RecoveryTarget, TargetAction } from "../../command/restore-prepare.js";
-import type { ToolCommand } from "./command.js";
+import type { RecoveryTarget, TargetAction } from "./prepare.js";
+import type { ToolCommand } from "../shared/command.js";
 
 const USAGE = `usage: wal-native restore-prepare [<data dir>] [options]
   Prepares a data directory (default $PGDATA) for archive recovery on PostgreSQL 12+: writes
@@ -120,7 +120,7 @@ export const command: ToolCommand = {
     const parsed = parseArgs(args);
     const dataDir = parsed.dataDir ?? process.env.PGDATA;
     if (!dataDir) throw new UsageError("no data directory given and PGDATA is not set");
-    const { prepareRecovery, shellWord } = await import("../../command/restore-prepare.js");
+    const { prepareRecovery, shellWord } = await import("./prepare.js");
     let fetch: { backup: string; walg: string } | undefined;
     if (parsed.fetch !== undefined) {
       config(); // wal-g reads the same WALG_* settings: a clear configuration error beats a wal-g stack trace

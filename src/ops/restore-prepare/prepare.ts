@@ -2,8 +2,8 @@
 import { spawn } from "node:child_process";
 import { chown, mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { ExitCode, UsageError, WalNativeError } from "../errors.js";
-import type { Logger } from "../log.js";
+import { ExitCode, UsageError, WalNativeError } from "../../errors.js";
+import type { Logger } from "../../log.js";
 
 export type RecoveryTarget =
   | { readonly kind: "latest" }

@@ -1,5 +1,5 @@
 // Backups in basebackups_005/ as wal-g sees them (walg-compat.md 6): sentinels, metadata.json, ages.
-import { BACKUP_FOLDER, type Storage } from "../storage/storage.js";
+import { BACKUP_FOLDER, type Storage } from "../../storage/storage.js";
 import { type JsonValue, bigintMember, parseJson } from "./json.js";
 
 export const SENTINEL_SUFFIX = "_backup_stop_sentinel.json";

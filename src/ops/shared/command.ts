@@ -1,5 +1,12 @@
-// The shape of a wal-native sub-command.
-import type { RunContext } from "../run.js";
+// The shape of a wal-native sub-command, and what the entry point hands it.
+import type { Config } from "../../config.js";
+import type { Logger } from "../../log.js";
+
+export interface RunContext {
+  readonly log: Logger;
+  /** Loads and validates the configuration on first use (ConfigError, exit 78, when it is wrong). */
+  config(): Config;
+}
 
 export interface ToolCommand {
   readonly usage: string;

@@ -1,5 +1,5 @@
 // A small flag parser for wal-native sub-commands: --name, --name value, --name=value, positionals.
-import { UsageError } from "../errors.js";
+import { UsageError } from "../../errors.js";
 
 export interface FlagSpec {
   /** Flags that take a value. */

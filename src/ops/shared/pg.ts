@@ -1,6 +1,6 @@
 // A short-lived PostgreSQL connection for operations commands; the pg package is loaded only here.
 // Connection settings come from libpq's variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, ...).
-import { ExitCode, WalNativeError } from "../errors.js";
+import { ExitCode, WalNativeError } from "../../errors.js";
 
 export class PostgresUnavailableError extends WalNativeError {
   constructor(message: string, cause?: unknown) {

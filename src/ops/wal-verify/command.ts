@@ -1,7 +1,7 @@
 // wal-native wal-verify [integrity] [timeline] [--json] [--timeline N --lsn X/X]: wal-g's wal-verify.
-import type { ToolCommand } from "./command.js";
+import type { ToolCommand } from "../shared/command.js";
 import { UsageError } from "../../errors.js";
-import { flagProblem, parseFlags } from "../../ops/flags.js";
+import { flagProblem, parseFlags } from "../shared/flags.js";
 
 const FLAGS = { switches: ["json"], values: ["timeline", "lsn"], maxPositionals: 2 } as const;
 
@@ -28,9 +28,9 @@ exit codes: 0 OK; 1 WARNING; 2 FAILURE (wal-g exits 0 for all three); 75 Postgre
   async run(args, { config, log }) {
     const flags = parseFlags(args, FLAGS);
     const [{ walVerify, walVerifyJson, walVerifyText }, { openStorage }, { parseLsn }] = await Promise.all([
-      import("../../command/wal-verify.js"),
+      import("./wal-verify.js"),
       import("../../storage/open.js"),
-      import("../../ops/go-format.js"),
+      import("../shared/go-format.js"),
     ]);
     const cluster = flags.values.has("lsn")
       ? { timeline: positiveInt(flags.values.get("timeline") as string), lsn: lsnArg(parseLsn, flags.values.get("lsn") as string) }
@@ -65,8 +65,8 @@ function lsnArg(parse: (text: string) => bigint, text: string): bigint {
 
 /** What wal-g asks: receive LSN on a standby, else the current write LSN; timeline of the last checkpoint. */
 async function currentPosition(segmentSize: number): Promise<{ timeline: number; lsn: bigint }> {
-  const { withPostgres } = await import("../../ops/pg.js");
-  const { parseLsn } = await import("../../ops/go-format.js");
+  const { withPostgres } = await import("../shared/pg.js");
+  const { parseLsn } = await import("../shared/go-format.js");
   return withPostgres(async (query) => {
     const [row] = await query(
       `select case when pg_catalog.pg_is_in_recovery() then pg_catalog.pg_last_wal_receive_lsn() else pg_catalog.pg_current_wal_lsn() end::text as lsn,

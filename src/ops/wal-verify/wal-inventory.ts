@@ -1,9 +1,9 @@
 // What wal_005/ holds, by name only (as wal-g's wal-show/wal-verify read it, walg-compat.md 7).
 import { pipeline } from "node:stream/promises";
-import { loadCodec } from "../compress/codec.js";
-import { candidateKeys } from "../wal/archive-keys.js";
-import { WAL_FOLDER, type Storage } from "../storage/storage.js";
-import { parseLsn } from "./go-format.js";
+import { loadCodec } from "../../compress/codec.js";
+import { candidateKeys } from "../../wal/archive-keys.js";
+import { WAL_FOLDER, type Storage } from "../../storage/storage.js";
+import { parseLsn } from "../shared/go-format.js";
 
 export interface SegmentId {
   readonly timeline: number;

@@ -1,12 +1,12 @@
 // wal-native wal-verify: wal-g's "wal-verify integrity timeline" (walg-compat.md 7): walks back from the
 // cluster's current segment to the earliest backup's start segment and reports missing segments.
-import type { Storage } from "../storage/storage.js";
-import { listBackups, readBackupMetadata } from "../ops/backups.js";
-import { stringifyJson } from "../ops/json.js";
+import type { Storage } from "../../storage/storage.js";
+import { listBackups, readBackupMetadata } from "../shared/backups.js";
+import { stringifyJson } from "../shared/json.js";
 import {
   type HistoryRecord, type WalInventory, highestTimeline, parseSegmentName, readHistory, readWalInventory, segmentKey, segmentName,
-} from "../ops/wal-inventory.js";
-import { prettyTable } from "../ops/pretty-table.js";
+} from "./wal-inventory.js";
+import { prettyTable } from "./pretty-table.js";
 
 export type CheckStatus = "OK" | "WARNING" | "FAILURE";
 type SegmentStatus = "FOUND" | "MISSING_DELAYED" | "MISSING_UPLOADING" | "MISSING_LOST";

@@ -7,15 +7,15 @@ import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink, writeFile 
 import { join } from "node:path";
 import { setPriority } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Config } from "../config.js";
-import { NotFoundError } from "../errors.js";
-import type { Logger } from "../log.js";
-import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } from "../wal/file-name.js";
-import { readClusterSystemId } from "../wal/identity.js";
-import type { Storage } from "../storage/storage.js";
-import { STATE_DIR } from "../cache/upload-records.js";
-import { bodiesInMemory, downloadVerified, fromLocalArchive } from "./restore-file.js";
-import { exists } from "../io/exists.js";
+import type { Config } from "../../config.js";
+import { NotFoundError } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } from "../../wal/file-name.js";
+import { readClusterSystemId } from "../../wal/identity.js";
+import type { Storage } from "../../storage/storage.js";
+import { STATE_DIR } from "../../fastpath/protocol.js";
+import { bodiesInMemory, downloadVerified, fromLocalArchive } from "../download.js";
+import { exists } from "../../io/exists.js";
 
 const POLL_MS = 20;
 const WORKER_NICENESS = 10;
@@ -126,7 +126,7 @@ export async function takePrefetched(walDir: string, name: string, destination: 
   }
 }
 
-/** Size of the worker's temporary file for this segment (restore-file.ts names it .<name>.<random>.tmp). */
+/** Size of the worker's temporary file for this segment (download.ts names it .<name>.<random>.tmp). */
 async function inFlightSize(dir: string, name: string): Promise<number | undefined> {
   const entries = await readdir(dir).catch(() => [] as string[]);
   const temp = entries.find((entry) => entry.startsWith(`.${name}.`) && entry.endsWith(".tmp"));

@@ -115,7 +115,7 @@ describe.each([lz4Codec, brotliCodec, zstdCodec, lzmaCodec, gzipCodec, noneCodec
 
 });
 
-// An uncompressed object has no framing to notice a cut: the size and checksum checks of restore-file.ts do.
+// An uncompressed object has no framing to notice a cut: the size and checksum checks of restore/download.ts do.
 describe.each([lz4Codec, brotliCodec, zstdCodec, lzmaCodec, gzipCodec])("decodeWhole with $name, truncated", (codec) => {
   it("refuses a truncated object", async () => {
     const input = await compress(codec, walLikeBytes(2 * MiB + 3, 9));

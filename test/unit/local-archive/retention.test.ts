@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryStorage } from "../support/memory-storage.js";
-import { pruneIfDue, pruneLocalArchive, retentionLimits } from "../../src/command/cache-prune.js";
-import { silentLogger } from "../../src/log.js";
+import { MemoryStorage } from "../../support/memory-storage.js";
+import { pruneIfDue, pruneLocalArchive, retentionLimits } from "../../../src/local-archive/retention.js";
+import { silentLogger } from "../../../src/log.js";
 
 const MiB = 1048576;
 const dirs: string[] = [];

@@ -1,7 +1,7 @@
 // wal-native check's renderers: the worst result wins, Prometheus lines are well formed.
 import { describe, expect, it } from "vitest";
-import type { CheckReport } from "../../src/command/check.js";
-import { renderJson, renderPrometheus, renderText } from "../../src/ops/check-output.js";
+import type { CheckReport } from "../../../src/ops/check/checks.js";
+import { renderJson, renderPrometheus, renderText } from "../../../src/ops/check/output.js";
 
 const report: CheckReport = {
   status: "critical",

@@ -1,12 +1,12 @@
 // Argument rules of the operations commands and the drill's small helpers.
 import { describe, expect, it } from "vitest";
-import { parsePgTimestamp } from "../../src/ops/drill-backup.js";
-import { describeTarget } from "../../src/ops/drill.js";
-import { command as drill } from "../../src/cli/commands/drill.js";
-import { command as check } from "../../src/cli/commands/check.js";
-import { command as walVerify } from "../../src/cli/commands/wal-verify.js";
-import { command as backupList } from "../../src/cli/commands/backup-list.js";
-import { command as cache } from "../../src/cli/commands/cache.js";
+import { parsePgTimestamp } from "../../../src/ops/drill/backup.js";
+import { describeTarget } from "../../../src/ops/drill/drill.js";
+import { command as drill } from "../../../src/ops/drill/command.js";
+import { command as check } from "../../../src/ops/check/command.js";
+import { command as walVerify } from "../../../src/ops/wal-verify/command.js";
+import { command as backupList } from "../../../src/ops/backup-list/command.js";
+import { command as cache } from "../../../src/ops/cache/command.js";
 
 describe("drill helpers", () => {
   it("reads PostgreSQL-style and ISO timestamps", () => {

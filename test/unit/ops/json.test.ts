@@ -1,9 +1,9 @@
 // Lossless JSON and wal-g's (Go's) output formats used by backup-list and wal-verify.
 import { describe, expect, it } from "vitest";
-import { parseJson, stringifyJson, bigintMember } from "../../src/ops/json.js";
-import { formatLsn, goJsonTime, goRfc3339, parseLsn, tabwriter } from "../../src/ops/go-format.js";
-import { prettyTable } from "../../src/ops/pretty-table.js";
-import { formatAge, parseDuration, parseFlags } from "../../src/ops/flags.js";
+import { parseJson, stringifyJson, bigintMember } from "../../../src/ops/shared/json.js";
+import { formatLsn, goJsonTime, goRfc3339, parseLsn, tabwriter } from "../../../src/ops/shared/go-format.js";
+import { prettyTable } from "../../../src/ops/wal-verify/pretty-table.js";
+import { formatAge, parseDuration, parseFlags } from "../../../src/ops/shared/flags.js";
 
 describe("parseJson", () => {
   it("keeps a system identifier beyond 2^53 exact", () => {

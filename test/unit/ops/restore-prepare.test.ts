@@ -6,10 +6,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   type PrepareOptions, type RecoveryOptions, prepareRecovery, quoteSetting, recoverySettings, rewriteAutoConf,
   shellWord, validateRecovery,
-} from "../../src/command/restore-prepare.js";
-import { parseArgs } from "../../src/cli/commands/restore-prepare.js";
-import { WalNativeError } from "../../src/errors.js";
-import type { Logger } from "../../src/log.js";
+} from "../../../src/ops/restore-prepare/prepare.js";
+import { parseArgs } from "../../../src/ops/restore-prepare/command.js";
+import { WalNativeError } from "../../../src/errors.js";
+import type { Logger } from "../../../src/log.js";
 
 const base: RecoveryOptions = { target: { kind: "latest" }, action: "promote", timeline: "latest", restoreCommand: "wal-restore %f %p" };
 

@@ -1,9 +1,9 @@
 // wal-verify's scan on a memory storage: gaps, the uploading window, timeline switches, backup choice.
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { MemoryStorage } from "../support/memory-storage.js";
-import { walVerify, walVerifyText } from "../../src/command/wal-verify.js";
-import { parseHistory, trimOneExtension } from "../../src/ops/wal-inventory.js";
+import { MemoryStorage } from "../../support/memory-storage.js";
+import { walVerify, walVerifyText } from "../../../src/ops/wal-verify/wal-verify.js";
+import { parseHistory, trimOneExtension } from "../../../src/ops/wal-verify/wal-inventory.js";
 
 const MiB16 = 16 * 1024 * 1024;
 
