@@ -40,8 +40,8 @@ describe("V8 code caches of the bundles", () => {
   it("exist for the flags bin/wal-archive, the uploader and the prefetch worker start Node with", () => {
     const used = [
       ...[...readFileSync(join(REPO_ROOT, "bin", "wal-archive"), "utf8").matchAll(/exec node((?: --[\w=-]+)*) "/g)].map((m) => m[1]!.trim()),
-      ...["uploader.ts", "prefetch.ts"].flatMap((file) =>
-        [...readFileSync(join(REPO_ROOT, "src", "command", file), "utf8").matchAll(/spawn\(process\.execPath, \[((?:"--[\w=-]+", )*)entry/g)].map((m) =>
+      ...[join("archive", "uploader.ts"), join("restore", "prefetch", "worker.ts")].flatMap((file) =>
+        [...readFileSync(join(REPO_ROOT, "src", file), "utf8").matchAll(/spawn\(process\.execPath, \[((?:"--[\w=-]+", )*)entry/g)].map((m) =>
           m[1]!.replaceAll('"', "").split(", ").filter(Boolean).join(" "),
         ),
       ),
