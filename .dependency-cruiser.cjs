@@ -5,7 +5,7 @@
 //   restore/        restore_command's wing    }
 //   ops/<command>/  one folder per wal-native command: its own files, ops/shared/, a wing only through its index.ts
 //   fastpath/ daemon/ local-archive/   shared by the wings: the foundation and (daemon) fastpath only
-//   wal/ storage/ compress/ io/ config.ts errors.ts log.ts   the foundation: imports nothing above it
+//   wal/ storage/ compress/ io/ crypto/ config.ts env.ts errors.ts log.ts walg-settings.ts   the foundation: imports nothing above it
 const ABOVE_FOUNDATION = "^src/(main|archive|restore|ops|fastpath|daemon|local-archive)/";
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -20,9 +20,9 @@ module.exports = {
     },
     {
       name: "foundation-stays-below",
-      comment: "wal, storage, compress, io, config, errors and log import nothing above the foundation",
+      comment: "wal, storage, compress, io, crypto, config, env, errors, log and walg-settings import nothing above the foundation",
       severity: "error",
-      from: { path: "^src/(wal|storage|compress|io)/|^src/(config|errors|log)\\.ts$" },
+      from: { path: "^src/(wal|storage|compress|io|crypto)/|^src/(config|env|errors|log|walg-settings)\\.ts$" },
       to: { path: ABOVE_FOUNDATION },
     },
     {

@@ -6,7 +6,8 @@ import type { LogLevel } from "./log.js";
 import { type Encryption, encryptionFrom } from "./crypto/keys.js";
 import { refuseUnsupportedSettings } from "./walg-settings.js";
 
-export type Env = Readonly<Record<string, string | undefined>>;
+import type { Env } from "./env.js";
+export type { Env };
 
 export interface S3Location {
   readonly kind: "s3";

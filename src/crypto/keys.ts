@@ -3,7 +3,7 @@
 // loaded only when an object is encrypted or decrypted (crypter.ts).
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
-import type { Env } from "../config.js";
+import type { Env } from "../env.js";
 
 export type Encryption = LibsodiumEncryption | PgpEncryption;
 
