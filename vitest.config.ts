@@ -1,5 +1,10 @@
-// Three projects: fast in-process "unit" tests, and "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
-// processes (one MinIO per run from the global setup; files run one at a time because they share it).
+// Projects: fast in-process "unit" tests, "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
+// processes on PostgreSQL 15 (one MinIO per project from the global setup; files run one at a time because
+// they share it); and "e2e-pg16", the e2e files that start clusters, again on PostgreSQL 16 (the runbook's
+// version).
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ProjectConfig } from "vitest";
 import { defineConfig } from "vitest/config";
 
@@ -15,6 +20,17 @@ const realProcesses: Pick<ProjectConfig, "environment" | "globalSetup" | "testTi
   pool: "forks",
   poolOptions: { forks: { singleFork: true } },
 };
+
+/**
+ * e2e files that start PostgreSQL clusters through test/support (postgres.ts, or core-support.ts on top
+ * of it): the ones whose outcome can depend on the major. The others (MinIO-only, the bench with its own
+ * PostgreSQL 15, build, Docker, demo) would only repeat themselves in e2e-pg16.
+ */
+const E2E_DIR = fileURLToPath(new URL("test/e2e", import.meta.url));
+const CLUSTER_E2E = readdirSync(E2E_DIR)
+  .filter((name) => name.endsWith(".test.ts"))
+  .filter((name) => /support\/postgres\.js|\.\/core-support\.js/.test(readFileSync(join(E2E_DIR, name), "utf8")))
+  .map((name) => `test/e2e/${name}`);
 
 export default defineConfig({
   test: {
@@ -44,6 +60,17 @@ export default defineConfig({
           include: ["test/faults/**/*.test.ts"],
           ...realProcesses,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        test: {
+          // test/support/tools.ts reads WALNATIVE_TEST_PG: every cluster of these files runs PostgreSQL 16
+          // from its npm package.
+          name: "e2e-pg16",
+          include: CLUSTER_E2E,
+          env: { WALNATIVE_TEST_PG: "16" },
+          ...realProcesses,
+          sequence: { groupOrder: 3 },
         },
       },
     ],
