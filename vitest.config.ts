@@ -35,6 +35,8 @@ const CLUSTER_E2E = readdirSync(E2E_DIR)
 export default defineConfig({
   test: {
     teardownTimeout: 60_000, // global teardown stops MinIO and any leftover PostgreSQL clusters
+    // After the summary, why tests were skipped (e.g. no wal-g binary), from the reasons in their names.
+    reporters: ["default", "./test/support/skip-reporter.ts"],
     projects: [
       {
         test: {

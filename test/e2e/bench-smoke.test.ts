@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/paths.js";
+import { liveName, walgBinary } from "../support/walg.js";
 
 const outDir = await mkdtemp(join(tmpdir(), "wal-native-bench-smoke-"));
 afterAll(() => rm(outDir, { recursive: true, force: true }));
@@ -38,7 +39,8 @@ function expectNumbers(row: string[], columns: number[]): void {
   }
 }
 
-describe("npm run bench -- --quick", () => {
+// The benchmark measures wal-g as a peer, side by side with our commands: it needs a wal-g binary.
+describe.skipIf(!walgBinary)(liveName("npm run bench -- --quick"), () => {
   let run: Run;
   let markdown: string;
   let daemon: boolean;

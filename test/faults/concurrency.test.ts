@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { minioEnv, uniquePrefix } from "../support/minio.js";
 import { MiB, makeSegment } from "../support/wal.js";
-import { runWalg } from "../support/walg.js";
+import { liveName, runWalg, walgBinary } from "../support/walg.js";
 import { record } from "./results.js";
 import { baseEnv, runTool, scratchDir } from "./tools.js";
 
@@ -84,7 +84,7 @@ describe.each(["s3", "file"] as const)("two wal-archive processes on one segment
   });
 });
 
-describe("wal-archive and wal-g wal-push on one segment", () => {
+describe.skipIf(!walgBinary)(liveName("wal-archive and wal-g wal-push on one segment"), () => {
   it("equal content: both exit 0 and the archive restores the segment", async () => {
     for (let trial = 0; trial < 3; trial++) {
       const files = await sources(`walg-eq-${trial}`);

@@ -9,7 +9,7 @@ import {
   type Cluster, basebackup, configure, initCluster, isRunning, makeWorkDir, psql, runAsPostgres, start, stop, waitFor,
 } from "../support/postgres.js";
 import { PG_BIN } from "../support/tools.js";
-import { walgForPostgres } from "../support/walg.js";
+import { liveName, walgBinary, walgForPostgres } from "../support/walg.js";
 import { record } from "./results.js";
 import { BIN } from "./tools.js";
 
@@ -104,7 +104,7 @@ describe("MinIO down while a cluster recovers to the latest point", () => {
     });
   });
 
-  it("wal-g wal-fetch (observed): a storage error reads as 'not in the archive' and the cluster promotes early", async () => {
+  it.skipIf(!walgBinary)(liveName("wal-g wal-fetch (observed): a storage error reads as 'not in the archive' and the cluster promotes early"), async () => {
     const walg = await walgForPostgres();
     const home = await makeWorkDir("walg-home");
     await prepareRecovery(theirs, `${walg.binary} wal-fetch %f %p`);

@@ -11,10 +11,10 @@ import { REPO_BIN, run } from "./proc.mjs";
 const CLIENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), "walg-daemon-client.c");
 
 export function findWalg() {
-  for (const candidate of [process.env.WALG_BINARY, join(homedir(), "go", "bin", "wal-g"), "/usr/local/bin/wal-g"]) {
+  for (const candidate of [process.env.WALG_BIN, process.env.WALG_BINARY, join(homedir(), "go", "bin", "wal-g"), "/usr/local/bin/wal-g"]) {
     if (candidate && existsSync(candidate)) return candidate;
   }
-  throw new Error("wal-g not found: run bash scripts/setup-test-tools.sh (builds wal-g v3.0.9 into $HOME/go/bin)");
+  throw new Error("wal-g not found: install wal-g v3.0.9 (built with brotli and libsodium) and set WALG_BIN=/path/to/wal-g");
 }
 
 /**
