@@ -152,21 +152,27 @@ async function check(what, promise) {
   return result;
 }
 
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first `name` in PATH's directories, then in `extraDirs`, that can be run. */
+function findOnPath(name, extraDirs = []) {
+  return [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), ...extraDirs].map((dir) => join(dir, name)).find(executable);
+}
+
+/** WALG_BIN, else wal-g on PATH, else in $HOME/go/bin (as test/support/walg.ts looks for it). */
 export function findWalg(env = process.env) {
-  const executable = (path) => {
-    try {
-      accessSync(path, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
   if (env.WALG_BIN) {
     if (!executable(env.WALG_BIN)) throw new Error(`WALG_BIN=${env.WALG_BIN} is not an executable file`);
     return env.WALG_BIN;
   }
-  const dirs = [...(env.PATH ?? "").split(delimiter).filter(Boolean), join(homedir(), "go", "bin")];
-  return dirs.map((dir) => join(dir, "wal-g")).find(executable);
+  return findOnPath("wal-g", [join(homedir(), "go", "bin")]);
 }
 
 async function freePort() {
@@ -282,18 +288,6 @@ async function ensureKeys(keysDir, work) {
     await writeFile(join(dirname(keysDir), publicFile), pub.stdout);
   }
   await writeFile(join(dirname(keysDir), KEY_FILES.libsodium), `${LIBSODIUM.hex}\n`);
-}
-
-function findOnPath(name) {
-  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // next
-    }
-  }
-  return undefined;
 }
 
 async function recordWal(rec) {
