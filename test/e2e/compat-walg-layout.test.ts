@@ -6,7 +6,7 @@ import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command } from 
 import { beforeAll, describe, expect, it } from "vitest";
 import { minioEnv, minioInfo } from "../support/minio.js";
 import { s3ClientFor } from "../support/minio-server.js";
-import { makeWorkDir } from "../support/postgres.js";
+import { tempDir } from "../support/temp-dir.js";
 import { runBin } from "../support/run-command.js";
 import { MiB, makeSegment } from "../support/wal.js";
 import { liveName, runWalg, walgBinary } from "../support/walg.js";
@@ -25,7 +25,7 @@ describe.skipIf(!walgBinary)(liveName("wal-g v3.0.9 and wal-archive put every fi
   let scratch: string;
   let sources: string;
   beforeAll(async () => {
-    scratch = await makeWorkDir("compat-layout");
+    scratch = await tempDir("compat-layout");
     sources = await mkdtemp(join(scratch, "src-"));
     for (const file of FILES) await writeFile(join(sources, file.name), file.bytes);
   });

@@ -4,7 +4,7 @@ import { mkdtemp, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { listKeys, minioEnv, uniquePrefix } from "../support/minio.js";
-import { makeWorkDir } from "../support/postgres.js";
+import { tempDir } from "../support/temp-dir.js";
 import { runBin } from "../support/run-command.js";
 import { MiB, makeSegment } from "../support/wal.js";
 import { liveName, runWalg, walgBinary } from "../support/walg.js";
@@ -20,7 +20,7 @@ const KINDS = [
 describe.skipIf(!walgBinary)(liveName("overwrite protection across wal-g v3.0.9 and wal-archive"), () => {
   let scratch: string;
   beforeAll(async () => {
-    scratch = await makeWorkDir("compat-overwrite");
+    scratch = await tempDir("compat-overwrite");
   });
 
   async function local(bytes: Buffer, name: string): Promise<string> {
@@ -34,7 +34,7 @@ describe.skipIf(!walgBinary)(liveName("overwrite protection across wal-g v3.0.9 
       const prefix = uniquePrefix("overwrite");
       return { env: minioEnv(prefix), keys: async () => (await listKeys(`${prefix}/wal_005/`)).map((k) => k.slice(prefix.length + 1)) };
     }
-    const root = await makeWorkDir("overwrite-store");
+    const root = await tempDir("overwrite-store");
     return { env: { WALG_FILE_PREFIX: root }, keys: async () => (await readdir(join(root, "wal_005"))).map((n) => `wal_005/${n}`).sort() };
   }
 

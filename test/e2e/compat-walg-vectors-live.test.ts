@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/paths.js";
-import { makeWorkDir } from "../support/postgres.js";
+import { tempDir } from "../support/temp-dir.js";
 import { type Manifest, VECTORS_DIR, fixture, loadManifest, readSettings, walName } from "../support/walg-vectors.js";
 import { liveName, runWalg, walgBinary } from "../support/walg.js";
 
@@ -37,7 +37,7 @@ describe.skipIf(!walgBinary)(liveName("wal-g v3.0.9 writes the committed vectors
   let scratch: string;
 
   beforeAll(async () => {
-    scratch = await makeWorkDir("vectors-live");
+    scratch = await tempDir("vectors-live");
     freshDir = join(scratch, "fresh");
     const result = await new Promise<{ code: number; output: string }>((resolve, reject) => {
       const child = spawn(process.execPath, [join(REPO_ROOT, "scripts", "vectors-walg.mjs"), "--out", freshDir, "--keys", join(VECTORS_DIR, "keys")], {

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getObject, listKeys, minioEnv, putObject, uniquePrefix } from "../support/minio.js";
-import { makeWorkDir } from "../support/postgres.js";
+import { tempDir } from "../support/temp-dir.js";
 import { runBin } from "../support/run-command.js";
 import { requireTool } from "../support/tools.js";
 import { type WalVector, fixture, loadManifest, readSettings, walName } from "../support/walg-vectors.js";
@@ -41,7 +41,7 @@ interface Store {
 
 let scratch: string;
 beforeAll(async () => {
-  scratch = await makeWorkDir("compat-vectors");
+  scratch = await tempDir("compat-vectors");
 });
 
 async function newStore(backend: "file" | "minio", label: string): Promise<Store> {

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { listKeys, minioEnv, uniquePrefix } from "../support/minio.js";
-import { makeWorkDir } from "../support/postgres.js";
+import { tempDir } from "../support/temp-dir.js";
 import { runBin } from "../support/run-command.js";
 import { MiB, makeSegment } from "../support/wal.js";
 import { liveName, runWalg, walgBinary, walgVersion } from "../support/walg.js";
@@ -46,7 +46,7 @@ async function newStore(backend: "minio" | "file", label: string): Promise<Store
     const prefix = uniquePrefix(label);
     return { env: minioEnv(prefix), walKeys: async () => (await listKeys(`${prefix}/wal_005/`)).map((k) => k.slice(prefix.length + 1)) };
   }
-  const root = await makeWorkDir(label);
+  const root = await tempDir(label);
   return { env: { WALG_FILE_PREFIX: root }, walKeys: async () => (await readdir(join(root, "wal_005")).catch(() => [])).map((n) => `wal_005/${n}`).sort() };
 }
 
@@ -54,7 +54,7 @@ describe.skipIf(!walgBinary)(liveName("wal-archive and wal-g v3.0.9 on one archi
   let scratch: string;
   beforeAll(async () => {
     expect(await walgVersion()).toMatch(/^wal-g version v3\.0\.9\b/);
-    scratch = await makeWorkDir("compat");
+    scratch = await tempDir("compat");
   });
 
   /** Writes the file under its WAL name (wal-g wal-push names the object after the path's basename). */
