@@ -1,6 +1,7 @@
 // Records of files uploaded ahead of PostgreSQL's call: written only after storage confirmed the
-// object, trusted only while the local file is unchanged (size, mtime, inode) and the storage
-// settings are the same. bin/wal-archive checks the same line in sh before Node starts.
+// object, trusted only while the local file is unchanged (size, mtime, inode) and the settings the
+// object was written under (storage, compression) are the same. bin/wal-archive checks the same line in
+// sh before Node starts.
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Env } from "../config.js";
@@ -18,15 +19,18 @@ export function recordDir(walDir: string, kind: RecordKind = "uploaded"): string
 }
 
 /**
- * The storage settings a record was made under, in the exact form bin/wal-archive builds it:
- * ${WALG_S3_PREFIX:-$WALE_S3_PREFIX}|${WALG_FILE_PREFIX:-$WALE_FILE_PREFIX}|$WALG_STORAGE_PREFIX|$AWS_ENDPOINT
+ * The settings a record was made under, in the exact form bin/wal-archive builds it:
+ * ${WALG_S3_PREFIX:-$WALE_S3_PREFIX}|${WALG_FILE_PREFIX:-$WALE_FILE_PREFIX}|$WALG_STORAGE_PREFIX|$AWS_ENDPOINT|$WALG_COMPRESSION_METHOD
+ * The compression method is part of it: it decides the object's key and bytes, and archive_command may
+ * change it with a reload while the uploader, started under the old one, still runs.
  */
-export function storageFingerprint(env: Env): string {
+export function settingsFingerprint(env: Env): string {
   return [
     env.WALG_S3_PREFIX || env.WALE_S3_PREFIX || "",
     env.WALG_FILE_PREFIX || env.WALE_FILE_PREFIX || "",
     env.WALG_STORAGE_PREFIX ?? "",
     env.AWS_ENDPOINT ?? "",
+    env.WALG_COMPRESSION_METHOD ?? "",
   ].join("|");
 }
 
@@ -52,7 +56,7 @@ export async function writeUploadRecord(
   const temp = join(dir, `.${name}.${process.pid}.tmp`);
   const handle = await open(temp, "w", 0o600);
   try {
-    await handle.writeFile(`v1 ${identity} ${storageFingerprint(env)}\n${summary}\n`);
+    await handle.writeFile(`v1 ${identity} ${settingsFingerprint(env)}\n${summary}\n`);
   } finally {
     await handle.close();
   }
@@ -71,7 +75,7 @@ export async function readUploadRecord(
   }
   const [line, summary] = text.split("\n");
   const identity = await fileIdentity(sourcePath);
-  return identity && line === `v1 ${identity} ${storageFingerprint(env)}` ? (summary ?? "") : undefined;
+  return identity && line === `v1 ${identity} ${settingsFingerprint(env)}` ? (summary ?? "") : undefined;
 }
 
 /**

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
 import { STATE_DIR } from "../fastpath/protocol.js";
-import { claimUpload, pruneRecords } from "./records.js";
+import { claimUpload, pruneRecords, settingsFingerprint } from "./records.js";
 import type { PushContext } from "./push/push.js";
 import { absentInOneLook, readyNames, unrecorded, uploadOne } from "./upload-ahead.js";
 import { exists } from "../io/exists.js";
@@ -36,6 +36,8 @@ const RESCAN_MS = 100;
 /** A file whose upload failed is left to PostgreSQL's own call for this long (it reports the error). */
 const RETRY_FAILED_MS = 2_000;
 const PID_FILE = "uploader.pid";
+/** The settings the running uploader was started under (settingsFingerprint), beside its pid. */
+const SETTINGS_FILE = "uploader.settings";
 /** Records of files PostgreSQL has marked done are removed this often. */
 const PRUNE_RECORDS_MS = 1_000;
 
@@ -44,16 +46,23 @@ export function uploaderEnabled(walDir: string, env: Env, uploadConcurrency: num
 }
 
 /**
- * Starts the uploader of this pg_wal unless one runs. Only for a real pg_wal (with archive_status).
- * The spawner writes the pid file, so a starting uploader already counts as running; PostgreSQL's
- * archiver runs one command at a time, so two spawners do not race.
+ * Starts the uploader of this pg_wal unless one runs under this call's settings. Only for a real pg_wal
+ * (with archive_status). An uploader started under other settings (archive_command changed the
+ * compression method and PostgreSQL reloaded it) is replaced: it would go on uploading every new file
+ * the old way for as long as WAL keeps coming. The spawner writes the pid file, so a starting uploader
+ * already counts as running; PostgreSQL's archiver runs one command at a time, so two spawners do not race.
  */
 export async function ensureUploader(walDir: string, env: Env): Promise<void> {
   const entry = process.argv[1];
   if (!entry || !(await exists(join(walDir, "archive_status")))) return;
   const dir = join(walDir, STATE_DIR);
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (await uploaderAlive(walDir)) return;
+  const settings = settingsFingerprint(env);
+  if (await uploaderAlive(walDir)) {
+    if ((await readFile(join(dir, SETTINGS_FILE), "utf8").catch(() => "")) === settings) return;
+    await stopUploader(walDir);
+  }
+  await writeFile(join(dir, SETTINGS_FILE), settings, { mode: 0o600 });
   const log = await open(join(dir, "uploader.log"), "a", 0o600);
   // --expose-gc: push.ts frees each segment's compression buffers while they are young. A small young
   // generation and one malloc arena (brotli's encoders run on pool threads, each of which kept its own):
