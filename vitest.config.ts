@@ -1,7 +1,7 @@
-// Projects: fast in-process "unit" tests, "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
+// Projects: fast in-process "unit" tests; "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
 // processes on PostgreSQL 15 (one MinIO per project from the global setup; files run one at a time because
-// they share it); and "e2e-pg16", the e2e files that start clusters, again on PostgreSQL 16 (the runbook's
-// version).
+// they share it); "e2e-pg16", the e2e files that start clusters, again on PostgreSQL 16 (the runbook's
+// version); and "matrix", the archive/restore paths on every major from 13 to 18.
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -73,6 +73,14 @@ export default defineConfig({
           env: { WALNATIVE_TEST_PG: "16" },
           ...realProcesses,
           sequence: { groupOrder: 3 },
+        },
+      },
+      {
+        test: {
+          name: "matrix",
+          include: ["test/matrix/**/*.test.ts"],
+          ...realProcesses,
+          sequence: { groupOrder: 4 },
         },
       },
     ],
