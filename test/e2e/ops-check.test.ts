@@ -11,10 +11,10 @@ import { minioEnv, putObject, startMinio, stopMinio, uniquePrefix } from "../sup
 import { REPO_BIN, REPO_ROOT } from "../support/paths.js";
 import { takeBaseBackup, walgBackupObjects } from "../support/base-backup.js";
 import { type Cluster, configure, initCluster, makeWorkDir, mkdirAsPostgres, psql, runAsPostgres, start, stop, waitFor } from "../support/postgres.js";
-import { findWalg } from "../support/walg.js";
+import { NO_WALG, walgBinary } from "../support/walg.js";
 
-const WALG = findWalg();
-const WALG_SKIP = WALG ? "" : " (skipped: no wal-g binary; set WALG_BIN)";
+const WALG = walgBinary;
+const WALG_SKIP = WALG ? "" : ` ${NO_WALG}`;
 
 interface Run { code: number; stdout: string; stderr: string }
 

@@ -13,13 +13,13 @@ import {
   type Cluster, clusterAt, configure, initCluster, isRunning, logTail, makeWorkDir, mkdirAsPostgres, pgbench, psql,
   runAsPostgres, start, stop, waitFor,
 } from "../support/postgres.js";
-import { type PostgresWalg, findWalg, walgForPostgres } from "../support/walg.js";
+import { NO_WALG, type PostgresWalg, walgBinary, walgForPostgres } from "../support/walg.js";
 
 const LABELS = ["before-time", "after-time", "before-xid", "after-xid", "before-name", "after-name", "before-lsn", "after-lsn", "latest"];
 
 /** wal-g's backups are an extra where wal-g is installed; the low-level backup is the proof everywhere. */
-const WALG = findWalg();
-const WALG_SKIP = WALG ? "" : " (skipped: no wal-g binary; set WALG_BIN)";
+const WALG = walgBinary;
+const WALG_SKIP = WALG ? "" : ` ${NO_WALG}`;
 
 let workDir: string;
 let walg: PostgresWalg;
