@@ -8,7 +8,7 @@ import { flagProblem, parseDuration, parseFlags } from "../shared/flags.js";
 
 const FLAGS = {
   switches: ["keep", "no-amcheck", "use-local-archive", "json"],
-  values: ["backup", "target-time", "target-name", "target-xid", "target-lsn", "pg-bin", "walg", "os-user", "db-user",
+  values: ["backup", "backup-dir", "target-time", "target-name", "target-xid", "target-lsn", "pg-bin", "walg", "os-user", "db-user",
     "work-dir", "query", "expect", "timeout"],
   minPositionals: 1,
   maxPositionals: 1,
@@ -19,7 +19,8 @@ const TARGETS = ["target-time", "target-name", "target-xid", "target-lsn"] as co
 export const command: ToolCommand = {
   usage: `usage: wal-native drill restore|pitr|dr [options]
   Restores a backup into a temporary cluster on a free port, proves it, and removes it again:
-  wal-g backup-fetch + wal-native restore-prepare, then PostgreSQL replays WAL through wal-restore
+  wal-g backup-fetch (or a copy of --backup-dir) + wal-native restore-prepare, then PostgreSQL replays WAL
+  through wal-restore
   (the local archive is skipped unless --use-local-archive), promotes, and is checked with
   pg_amcheck and a query. The cluster listens on a socket in the drill's directory only and never
   archives. Prints the measured recovery time; exits non-zero on any failure.
@@ -30,6 +31,9 @@ export const command: ToolCommand = {
             archive without any local state (scripts/dr-drill.sh)
 options:
   --backup NAME        a backup name from backup-list (default LATEST)
+  --backup-dir DIR     instead of a wal-g backup: a base backup directory you made yourself (pg_basebackup
+                       -Fp, the low-level backup API, a snapshot of a stopped server); it is copied, not
+                       changed, and needs no wal-g
   --query SQL          check query (default: select count(*) from pg_database); --expect VALUE
   --pg-bin DIR         PostgreSQL binaries matching the backup (default: pg_config --bindir, PATH)
   --walg PATH          wal-g (default: wal-g on PATH); --os-user USER (default postgres, when root)
@@ -47,6 +51,9 @@ exit codes: 0 drill passed; 1 drill failed; 64 bad arguments; 78 configuration e
     const targets = TARGETS.filter((name) => flags.values.has(name));
     if (kind === "pitr" && targets.length !== 1) return "a pitr drill needs exactly one of --target-time, --target-name, --target-xid, --target-lsn";
     if (kind !== "pitr" && targets.length > 0) return `a ${kind} drill restores to the end of the archive; use 'drill pitr' for a target`;
+    if (flags.values.has("backup-dir") && (flags.values.has("backup") || flags.values.has("walg"))) {
+      return "--backup-dir restores that directory; it takes no --backup or --walg";
+    }
     return undefined;
   },
   async run(args, { config, log }) {
@@ -60,9 +67,12 @@ exit codes: 0 drill passed; 1 drill failed; 64 bad arguments; 78 configuration e
     const target = TARGETS.flatMap((name) => (flags.values.has(name) ? [`--${name}`, flags.values.get(name) as string] : []));
     const json = flags.switches.has("json");
     const say = (line: string): void => void (json ? process.stderr : process.stdout).write(`${line}\n`);
-    const backup = await chooseBackup(config(), flags.values.get("backup") ?? "LATEST", flags.values.get("target-time"), say, kind === "dr");
+    const backupDir = flags.values.get("backup-dir");
+    const backup = backupDir !== undefined
+      ? resolve(backupDir)
+      : await chooseBackup(config(), flags.values.get("backup") ?? "LATEST", flags.values.get("target-time"), say, kind === "dr");
     const report = await runDrill({
-      kind, backup, target,
+      kind, backup, fromDirectory: backupDir !== undefined, target,
       pgBin: flags.values.get("pg-bin") ?? findPgBin(),
       walg: flags.values.get("walg") ?? findOnPath("wal-g") ?? "wal-g",
       walNative: resolve(dirname(process.argv[1] ?? "."), "..", "bin", "wal-native"),

@@ -1,6 +1,6 @@
-// Restore drills (test-restore.sh, test-pitr.sh, dr-drill.sh): fetch a backup with wal-g, recover it
-// with our restore_command into an isolated temporary cluster on another port, check it (pg_amcheck and
-// a query), report the measured recovery time, and clean up whatever happens.
+// Restore drills (test-restore.sh, test-pitr.sh, dr-drill.sh): fetch a backup with wal-g (or copy a base
+// backup directory), recover it with our restore_command into an isolated temporary cluster on another
+// port, check it (pg_amcheck and a query), report the measured recovery time, and clean up whatever happens.
 import { stopPrefetchWorker } from "../../restore/prefetch/index.js";
 import { appendFile, chmod, chown, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,8 +11,10 @@ import { type RunOptions, DrillError, freePort, mustRun, runProcess } from "./pr
 
 export interface DrillOptions {
   readonly kind: "restore" | "pitr" | "dr";
-  /** wal-g backup name or LATEST. */
+  /** wal-g backup name or LATEST; with fromDirectory, the backup directory to copy. */
   readonly backup: string;
+  /** The backup is a directory (a plain base backup) to copy instead of fetching one with wal-g. */
+  readonly fromDirectory?: boolean;
   /** restore-prepare target options, e.g. ["--target-time", "2024-01-08 14:30:00+00"]; [] for latest. */
   readonly target: readonly string[];
   readonly pgBin: string;
@@ -76,12 +78,14 @@ export async function runDrill(options: DrillOptions, log: Logger, say: (line: s
     await handOver(work, options.osUser);
     say(`${options.kind} drill: ${options.backup} (${describeTarget(options.target)}) into ${work}, port ${port}`);
     const fetchStart = performance.now();
-    await mustRun("restore-prepare --fetch", options.walNative, [
-      "restore-prepare", data, "--fetch", options.backup, "--walg", options.walg, "--pg-bin", options.pgBin,
+    if (options.fromDirectory) await copyBackup(options.backup, data, asUser);
+    const fetch = options.fromDirectory ? [] : ["--fetch", options.backup, "--walg", options.walg];
+    await mustRun(options.fromDirectory ? "restore-prepare" : "restore-prepare --fetch", options.walNative, [
+      "restore-prepare", data, ...fetch, "--pg-bin", options.pgBin,
       ...options.target, "--target-action", "promote",
     ], { ...asUser, passStderr: true });
     const fetchSeconds = (performance.now() - fetchStart) / 1000;
-    say(`fetched and prepared the backup in ${fetchSeconds.toFixed(1)} s`);
+    say(`${options.fromDirectory ? "copied" : "fetched"} and prepared the backup in ${fetchSeconds.toFixed(1)} s`);
     await isolate(work, data, port, options.osUser);
 
     const recoveryStart = performance.now();
@@ -104,7 +108,7 @@ export async function runDrill(options: DrillOptions, log: Logger, say: (line: s
     }
     say(`query '${options.query}' -> ${queryResult}${options.expect !== undefined ? " (as expected)" : ""}`);
     const totalSeconds = (performance.now() - started) / 1000;
-    say(`OK: recovery time ${totalSeconds.toFixed(1)} s (fetch ${fetchSeconds.toFixed(1)} s + replay ${recoverySeconds.toFixed(1)} s + checks)`);
+    say(`OK: recovery time ${totalSeconds.toFixed(1)} s (${options.fromDirectory ? "copy" : "fetch"} ${fetchSeconds.toFixed(1)} s + replay ${recoverySeconds.toFixed(1)} s + checks)`);
     ok = true;
     return {
       kind: options.kind, backup: options.backup, target: describeTarget(options.target), port,
@@ -128,6 +132,19 @@ function drillEnv(work: string, options: DrillOptions): NodeJS.ProcessEnv {
   env.WALNATIVE_RESTORE_LOG = join(work, "wal-restore.log");
   env.WALNATIVE_ARCHIVE_LOG = "";
   return env;
+}
+
+/**
+ * The backup directory copied as the drill's data directory, by the OS user that runs the cluster (so it
+ * owns every file); the original stays as it was, for the next drill. Nothing is copied from a directory
+ * that is not a PostgreSQL data directory.
+ */
+async function copyBackup(dir: string, data: string, run: RunOptions): Promise<void> {
+  if ((await readFile(join(dir, "PG_VERSION"), "utf8").catch(() => undefined)) === undefined) {
+    throw new DrillError(`'${dir}' is not a PostgreSQL data directory (no readable PG_VERSION)`,
+      "pass a base backup directory: pg_basebackup -Fp, or a copy taken between pg_backup_start and pg_backup_stop");
+  }
+  await mustRun("copy the backup", "cp", ["-a", "--", dir, data], run);
 }
 
 async function handOver(work: string, osUser: string): Promise<void> {

@@ -31,6 +31,10 @@ describe("argument checks", () => {
     expect(drill.checkArgs?.(["pitr"])).toMatch(/^a pitr drill needs exactly one of/);
     expect(drill.checkArgs?.(["pitr", "--target-name", "a", "--target-xid", "5"])).toMatch(/^a pitr drill needs exactly one of/);
     expect(drill.checkArgs?.(["dr", "--target-time", "x"])).toBe("a dr drill restores to the end of the archive; use 'drill pitr' for a target");
+    expect(drill.checkArgs?.(["dr", "--backup-dir", "/srv/base"])).toBeUndefined();
+    for (const other of [["--backup", "LATEST"], ["--walg", "/usr/bin/wal-g"]]) {
+      expect(drill.checkArgs?.(["restore", "--backup-dir", "/srv/base", ...other])).toBe("--backup-dir restores that directory; it takes no --backup or --walg");
+    }
   });
 
   it("check, wal-verify, backup-list, cache", () => {
