@@ -16,6 +16,7 @@ import { accessSync, constants } from "node:fs";
 import {
   chmod, chown, copyFile, cp, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes, writeFile,
 } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, dirname, join, relative, resolve } from "node:path";
@@ -366,6 +367,74 @@ async function pushWithPublicKey(rec, files, pgpPublic, pgpSecret) {
   }
 }
 
+// --- key layout for each prefix setting ------------------------------------------------------------------
+
+/**
+ * Where wal-g puts each kind of file for each prefix setting (walg-compat.md 1.1, 13.5). FILE stores are
+ * listed; for S3 a local HTTP endpoint answers wal-g's requests and records the path each PUT names, which
+ * is the key (path-style: /<bucket>/<key>), and the headers it sends.
+ */
+async function recordLayout(rec) {
+  const files = inputs();
+  const requests = [];
+  const server = createHttpServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const headers = Object.keys(req.headers).filter((h) => !/^(authorization|x-amz-date|x-amz-content-sha256|content-length|user-agent|host|amz-sdk-.*|accept-encoding|expect)$/.test(h)).sort();
+      requests.push({ method: req.method, path: req.url, headers: Object.fromEntries(headers.map((h) => [h, req.headers[h]])) });
+      // An empty bucket: wal-g looks for an existing .history before it pushes one (walg-compat.md 4.2).
+      if (req.method === "PUT") res.writeHead(200, { ETag: '"00000000000000000000000000000000"' }).end();
+      else if (req.method === "HEAD") res.writeHead(404).end();
+      else res.writeHead(404, { "Content-Type": "application/xml" }).end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>');
+    });
+  });
+  await new Promise((resolveListen) => server.listen(0, "127.0.0.1", resolveListen));
+  const endpoint = `http://127.0.0.1:${server.address().port}`;
+  const layout = [];
+  try {
+    const s3Cases = [
+      ["s3://walg-layout", {}], ["s3://walg-layout/", {}], ["s3://walg-layout/a/b/", {}], ["s3://walg-layout/a//c", {}],
+      ["s3://walg-layout/a/", { WALG_STORAGE_PREFIX: "x/" }],
+    ];
+    for (const [prefix, extra] of s3Cases) {
+      requests.length = 0;
+      const env = {
+        AWS_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test", AWS_REGION: "us-east-1",
+        AWS_S3_FORCE_PATH_STYLE: "true", WALG_S3_MAX_RETRIES: "0", WALG_S3_PREFIX: prefix, WALG_PG_WAL_SIZE: String(WAL_SEG_MB),
+        WALG_COMPRESSION_METHOD: "lz4", ...extra,
+      };
+      for (const file of files) {
+        await check(`wal-g wal-push ${file.name} (${prefix})`, run(rec.walg, ["wal-push", file.name], { env: rec.walgEnv(env), cwd: join(rec.work, "inputs") }));
+      }
+      const puts = requests.filter((r) => r.method === "PUT");
+      if (puts.length !== files.length) {
+        throw new Error(`${prefix}: expected ${files.length} PUTs, got ${requests.map((r) => `${r.method} ${r.path}`).join(", ")}`);
+      }
+      layout.push({
+        storage: "s3", prefix, settings: extra, command: ["wal-g", "wal-push", "<file>"],
+        env: { ...env, AWS_ENDPOINT: "<local endpoint recording the requests>", AWS_ACCESS_KEY_ID: "<any>", AWS_SECRET_ACCESS_KEY: "<any>" },
+        keys: puts.map((r) => decodeURIComponent(r.path.slice("/walg-layout/".length))).sort(),
+        // Sorted: wal-g looks for an existing .history under each extension in map order, which Go randomises.
+        requests: requests.map(({ method, path }) => `${method} ${path}`).sort(),
+        putHeaders: puts[0].headers,
+      });
+    }
+  } finally {
+    server.close();
+  }
+  for (const [prefix, extra] of [["<dir>", {}], ["file://localhost<dir>", {}], ["<dir>", { WALG_STORAGE_PREFIX: "x/" }]]) {
+    const dir = await rec.newStore();
+    const env = { WALG_FILE_PREFIX: prefix.replace("<dir>", dir), WALG_PG_WAL_SIZE: String(WAL_SEG_MB), WALG_COMPRESSION_METHOD: "lz4", ...extra };
+    for (const file of files) {
+      await check(`wal-g wal-push ${file.name} (${prefix})`, run(rec.walg, ["wal-push", file.name], { env: rec.walgEnv(env), cwd: join(rec.work, "inputs") }));
+    }
+    const keys = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())
+      .map((e) => relative(dir, join(e.parentPath ?? e.path, e.name))).sort();
+    layout.push({ storage: "file", prefix, settings: extra, command: ["wal-g", "wal-push", "<file>"], env: { ...env, WALG_FILE_PREFIX: prefix }, keys });
+  }
+  return layout;
+}
+
 // --- the bucket of base backups --------------------------------------------------------------------------
 
 async function asPostgres(rec, cmd, args, env = {}) {
@@ -547,6 +616,9 @@ function readme(vectors, bucket) {
     "- `objects/<variant>/wal_005/`: each object exactly as wal-g stored it in a FILE store. An object that equals its",
     "  input (method `none`, not encrypted) is not stored twice: its manifest entry points at the input.",
     "- `keys/`: the OpenPGP test key pairs (one with a passphrase) and a libsodium key file.",
+    "- `manifest.json` `layout`: the key of each kind of file for each prefix setting, S3 (`s3://b`, `s3://b/`,",
+    "  `s3://b/a/b/`, `s3://b/a//c`, `WALG_STORAGE_PREFIX`) and FILE (a path, `file://localhost`, `WALG_STORAGE_PREFIX`);",
+    "  for S3 the requests wal-g sent to a local endpoint that recorded them, and the headers of its PUT.",
     `- \`bucket/\`: ${bucket.objects.length} objects of an archive wal-g wrote for PostgreSQL ${bucket.cluster.pgRelease} (16 MiB segments, brotli):`,
     "  WAL pushed by `wal-g wal-push` as archive_command, and a full, a delta and a permanent full backup by",
     "  `wal-g backup-push`; sentinels and metadata only, without the data tars.",
@@ -594,6 +666,7 @@ async function main() {
     const rec = new Recorder(walg, out, work, keysDir);
     await mkdir(rec.home, { recursive: true });
     await recordWal(rec);
+    const layout = await recordLayout(rec);
     const bucket = await writeBucket(rec, await recordBucket(rec));
 
     await writeFile(join(out, "README.md"), readme(rec.vectors, bucket));
@@ -612,6 +685,7 @@ async function main() {
       walSegmentSizeMb: WAL_SEG_MB,
       commonEnv: { PATH: "/usr/bin:/bin", HOME: "<empty dir>", TZ: "UTC", WALG_DOWNLOAD_CONCURRENCY: "1", WALG_UPLOAD_CONCURRENCY: "1" },
       wal: rec.vectors,
+      layout,
       bucket,
       files: Object.fromEntries(Object.entries(files).sort(([a], [b]) => a.localeCompare(b))),
     };
@@ -619,7 +693,7 @@ async function main() {
     const total = Object.keys(files).length;
     let bytes = 0;
     for (const path of Object.keys(files)) bytes += (await stat(join(out, path))).size;
-    console.log(`vectors-walg: ${rec.vectors.length} WAL vectors, ${bucket.objects.length} bucket objects, ${bucket.outputs.length} wal-g outputs; ${total} files, ${(bytes / MiB).toFixed(2)} MiB in ${out}`);
+    console.log(`vectors-walg: ${rec.vectors.length} WAL vectors, ${layout.length} prefix layouts, ${bucket.objects.length} bucket objects, ${bucket.outputs.length} wal-g outputs; ${total} files, ${(bytes / MiB).toFixed(2)} MiB in ${out}`);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

@@ -63,6 +63,10 @@ describe.skipIf(!walgBinary)(liveName("wal-g v3.0.9 writes the committed vectors
     expect(strip(fresh)).toEqual(strip(committed));
   });
 
+  it("puts every kind of file at the same key for each prefix setting, with the same requests and PUT headers", () => {
+    expect(fresh.layout).toEqual(committed.layout);
+  });
+
   it("writes every input and every unencrypted object byte for byte as committed", () => {
     const deterministic = new Set(["README.md"].concat(...committed.wal.filter((v) => v.deterministic).map((v) => [v.input, v.object])));
     for (const path of [...deterministic].filter((p) => p !== "README.md")) {

@@ -174,6 +174,64 @@ for (const backend of ["file", "minio"] as const) {
   });
 }
 
+describe("wal-archive puts every kind of file where wal-g v3.0.9 does, for each prefix setting", () => {
+  const names = [...new Set(plain.map((v) => v.input))].map((input) => input.slice(input.lastIndexOf("/") + 1));
+  it.each(manifest.layout.map((l) => [l.storage, l.prefix, l.settings, l] as const))("%s %s %o", async (_storage, _prefix, _settings, layout) => {
+    const sources = await mkdtemp(join(scratch, "src-"));
+    for (const vector of plain.filter((v) => v.method === "lz4")) await writeFile(join(sources, walName(vector)), fixture(vector.input));
+    let env: Record<string, string>;
+    let keys: () => Promise<string[]>;
+    if (layout.storage === "s3") {
+      // A bucket of its own: several settings write to the bucket root.
+      const bucket = `layout-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
+      const { CreateBucketCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
+      const { s3ClientFor } = await import("../support/minio-server.js");
+      const { minioInfo } = await import("../support/minio.js");
+      const client = s3ClientFor(minioInfo());
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+      env = { ...minioEnv("unused"), WALG_S3_PREFIX: layout.prefix.replace("walg-layout", bucket), ...layout.settings };
+      keys = async () => ((await client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []).map((o) => o.Key ?? "");
+    } else {
+      const store = await newStore("file", "vectors-layout");
+      const dir = store.env["WALG_FILE_PREFIX"] ?? "";
+      env = { WALG_FILE_PREFIX: layout.prefix.replace("<dir>", dir), ...layout.settings };
+      keys = store.keys;
+    }
+    for (const name of names) {
+      const pushed = await runBin("wal-archive", [join(sources, name), name], { cwd: scratch, env: { ...env, ...WAL, WALG_COMPRESSION_METHOD: "lz4" } });
+      expect(pushed.code, pushed.stderr).toBe(0);
+    }
+    // Our archive-identity object sits at the store root beside wal_005/; wal-g neither writes nor reads it.
+    expect((await keys()).filter((k) => !k.endsWith("wal_native_identity.json")).sort()).toEqual(layout.keys);
+  });
+});
+
+describe("wal-archive on what wal-g v3.0.9 archived (no checksum metadata: compared by content)", () => {
+  const stored = plain.filter((v) => v.method === "lz4" && (v.kind === "segment" || v.kind === "history"));
+  for (const backend of ["file", "minio"] as const) {
+    it.each(stored.map((v) => [backend, v.id, v] as const))("%s store, %s: equal content exits 0, different content 65, the object stays", async (_b, _id, vector) => {
+      const store = await newStore(backend, "vectors-overwrite");
+      await store.put(vector.key, fixture(vector.object));
+      const input = fixture(vector.input);
+      const source = join(await mkdtemp(join(scratch, "src-")), walName(vector));
+      // Configured for another method: the comparison has to find wal-g's .lz4 object and decompress it.
+      const push = () => runBin("wal-archive", [source, walName(vector)], { cwd: scratch, env: { ...store.env, ...WAL, WALG_COMPRESSION_METHOD: "zstd" } });
+      await writeFile(source, input);
+      const same = await push();
+      expect(same.code, same.stderr).toBe(0);
+      expect(same.stderr).toContain("with equal content; nothing to do");
+      const other = Buffer.from(input);
+      other[other.length - 2] = (other[other.length - 2] ?? 0) ^ 0xff;
+      await writeFile(source, other);
+      const different = await push();
+      expect(different.code, different.stderr).toBe(65);
+      expect(different.stderr).toContain("with different content; not overwriting");
+      expect((await store.keys()).filter((k) => k.startsWith("wal_005/"))).toEqual([vector.key]);
+      expect((await store.get(vector.key)).equals(fixture(vector.object))).toBe(true);
+    });
+  }
+});
+
 describe("wal-g's encrypted objects without the key", () => {
   // Each variant's first compressed object: with no key configured, a decoder meets ciphertext.
   const firsts = [...new Map(encrypted.filter((v) => v.method !== "none").map((v) => [v.id.split("/")[0], v])).values()];

@@ -54,11 +54,26 @@ export interface WalgOutput {
   readonly without?: string;
 }
 
+/** Where wal-g put each kind of file (lz4) for one prefix setting. */
+export interface Layout {
+  readonly storage: "s3" | "file";
+  /** As given to wal-g: S3 with the bucket "walg-layout", FILE with "<dir>" for the store's directory. */
+  readonly prefix: string;
+  /** Further settings, e.g. WALG_STORAGE_PREFIX. */
+  readonly settings: Readonly<Record<string, string>>;
+  /** S3: keys within the bucket; FILE: paths below the directory. */
+  readonly keys: readonly string[];
+  /** S3: every request wal-g sent ("PUT /walg-layout/wal_005/...", sorted), and its PUT's headers (no signature). */
+  readonly requests?: readonly string[];
+  readonly putHeaders?: Readonly<Record<string, string>>;
+}
+
 export interface Manifest {
   readonly format: number;
   readonly walg: { readonly version: string; readonly buildTags: readonly string[] };
   readonly walSegmentSizeMb: number;
   readonly wal: readonly WalVector[];
+  readonly layout: readonly Layout[];
   readonly bucket: {
     readonly store: string;
     readonly cluster: {

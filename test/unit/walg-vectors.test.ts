@@ -79,6 +79,24 @@ describe("test/fixtures/walg-v3.0.9", () => {
     }
   });
 
+  it("has wal-g's key layout for S3 and FILE prefix settings, including the path it cleans (a//c -> a/c)", () => {
+    const keysFor = (storage: string, prefix: string, settings = {}) =>
+      manifest.layout.find((l) => l.storage === storage && l.prefix === prefix && JSON.stringify(l.settings) === JSON.stringify(settings))?.keys;
+    const root = (r: string) => ["wal_005/000000010000000000000002.00000028.backup.lz4", "wal_005/000000010000000000000003.lz4",
+      "wal_005/000000010000000000000004.partial.lz4", "wal_005/00000002.history.lz4"].map((k) => `${r}${k}`);
+    expect(keysFor("s3", "s3://walg-layout")).toEqual(root(""));
+    expect(keysFor("s3", "s3://walg-layout/")).toEqual(root(""));
+    expect(keysFor("s3", "s3://walg-layout/a/b/")).toEqual(root("a/b/"));
+    expect(keysFor("s3", "s3://walg-layout/a//c")).toEqual(root("a/c/"));
+    expect(keysFor("s3", "s3://walg-layout/a/", { WALG_STORAGE_PREFIX: "x/" })).toEqual(root("a/x/"));
+    expect(keysFor("file", "<dir>")).toEqual(root(""));
+    expect(keysFor("file", "file://localhost<dir>")).toEqual(root(""));
+    expect(keysFor("file", "<dir>", { WALG_STORAGE_PREFIX: "x/" })).toEqual(root("x/"));
+    for (const layout of manifest.layout.filter((l) => l.storage === "s3")) {
+      expect(layout.putHeaders?.["x-amz-storage-class"]).toBe("STANDARD");
+    }
+  });
+
   it("has a bucket with a full, a delta and a permanent backup, and wal-g's listings of it", () => {
     const keys = manifest.bucket.objects.map((o) => o.key);
     const sentinels = keys.filter((k) => /^basebackups_005\/base_[0-9A-F]{24}(_D_[0-9A-F]{24})?_backup_stop_sentinel\.json$/.test(k));
