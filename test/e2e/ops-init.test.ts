@@ -111,13 +111,44 @@ describe("wal-native init on S3", () => {
     expect(rules.find((rule) => rule.ID?.includes("noncurrent"))?.NoncurrentVersionExpiration?.NoncurrentDays).toBe(14);
   });
 
-  it("fails with exit 75 and no secret in the output when the credentials are wrong", async () => {
+  it("names a wrong secret as such, with exit 75 and no secret in the output", async () => {
     const secret = "definitely-wrong-secret-42";
     const run = await walNative(["init"], s3Env(bucket, "pg-primary", secret));
     expect(run.code).toBe(75);
-    expect(run.stderr).toMatch(/SignatureDoesNotMatch|InvalidAccessKeyId|AccessDenied|HTTP 403/);
-    expect(run.stderr).toContain("hint:");
+    expect(run.stderr).toContain(`wal-native init: error: cannot check bucket '${bucket}': SignatureDoesNotMatch (HTTP 403): `);
+    expect(run.stderr).toContain("wal-native init: hint: AWS_SECRET_ACCESS_KEY is not the secret of AWS_ACCESS_KEY_ID\n");
     expect(run.stdout + run.stderr).not.toContain(secret);
+  });
+
+  it("names an access key the storage does not know", async () => {
+    const run = await walNative(["init"], { ...s3Env(bucket, "pg-primary"), AWS_ACCESS_KEY_ID: "no-such-user-walnative" });
+    expect(run.code).toBe(75);
+    expect(run.stderr).toContain(`cannot check bucket '${bucket}': InvalidAccessKeyId (HTTP 403): `);
+    expect(run.stderr).toContain("hint: the storage does not know AWS_ACCESS_KEY_ID: create the user (mc admin user add) or fix the key\n");
+  });
+
+  it("names an endpoint where nothing answers", async () => {
+    const run = await walNative(["init"], { ...s3Env(bucket, "pg-primary"), AWS_ENDPOINT: "http://127.0.0.1:9", WALG_S3_MAX_RETRIES: "0" });
+    expect(run.code).toBe(75);
+    expect(run.stderr).toMatch(/cannot check bucket '.+': .*ECONNREFUSED 127\.0\.0\.1:9/);
+    expect(run.stderr).toContain("hint: nothing answers at http://127.0.0.1:9: check AWS_ENDPOINT (scheme, host, port) and that the storage runs\n");
+  });
+
+  it("refuses an invalid bucket name by S3's rules before any request (exit 78), not as 'HTTP 400 Bad Request'", async () => {
+    // Nothing listens at this endpoint: a request would fail with ECONNREFUSED (75), not with 78.
+    const closed = { AWS_ENDPOINT: "http://127.0.0.1:9", WALG_S3_MAX_RETRIES: "0" };
+    const short = await walNative(["init"], { ...s3Env("ab", "pg-primary"), ...closed });
+    expect(short.code, short.stderr).toBe(78);
+    expect(short.stdout).toBe("");
+    expect(short.stderr).toContain("wal-native init: error: WALG_S3_PREFIX: 'ab' is not a valid bucket name: it has 2 characters; a bucket name has 3 to 63\n");
+    expect(short.stderr).toContain("hint: S3 and MinIO refuse such a name (their answer is a bare HTTP 400)");
+    expect(short.stderr).not.toContain("ECONNREFUSED");
+    const upper = await walNative(["init"], { ...s3Env("Wal_Archive", "pg-primary"), ...closed });
+    expect(upper.code).toBe(78);
+    expect(upper.stderr).toContain("'Wal_Archive' is not a valid bucket name: it has upper-case letters");
+    // The same names against the real MinIO: what it would have answered.
+    const real = await walNative(["init"], s3Env("ab", "pg-primary"));
+    expect(real.code).toBe(78);
   });
 
   it("refuses a missing storage configuration with exit 78", async () => {

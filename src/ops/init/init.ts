@@ -5,7 +5,8 @@ import { mkdir, stat } from "node:fs/promises";
 import { hostname } from "node:os";
 import { Readable } from "node:stream";
 import { type Config, type Env, loadConfig } from "../../config.js";
-import { CorruptDataError, LocalFileError } from "../../errors.js";
+import { ConfigError, CorruptDataError, LocalFileError } from "../../errors.js";
+import { bucketNameProblem } from "../shared/bucket-name.js";
 import type { Storage } from "../../storage/storage.js";
 import type { LifecyclePolicy, Outcome } from "./s3-admin.js";
 
@@ -22,6 +23,16 @@ export const PROBE_FOLDER = "wal_native_init/";
 export async function initArchive(env: Env, options: InitOptions, report: Report): Promise<Config> {
   await ensureFileRoot(env, report);
   const config = loadConfig(env);
+  if (config.storage.kind === "s3") {
+    const problem = bucketNameProblem(config.storage.bucket);
+    if (problem) {
+      throw new ConfigError(
+        env.WALG_S3_PREFIX ? "WALG_S3_PREFIX" : "WALE_S3_PREFIX",
+        `'${config.storage.bucket}' is not a valid bucket name: ${problem}`,
+        "S3 and MinIO refuse such a name (their answer is a bare HTTP 400); name another bucket, e.g. s3://wal-archive/pg-primary",
+      );
+    }
+  }
   report("configuration", "ok", describe(config));
   if (config.storage.kind === "s3") await prepareBucket(config, options, report);
   await localArchiveState(config, report);

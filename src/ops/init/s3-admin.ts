@@ -1,11 +1,12 @@
 // Bucket administration for wal-native init: create, versioning, lifecycle rules, probe-version cleanup.
 import {
   CreateBucketCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand, GetBucketVersioningCommand,
-  HeadBucketCommand, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand,
+  HeadBucketCommand, ListObjectVersionsCommand, ListObjectsV2Command, PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand,
   type LifecycleRule, type S3Client,
 } from "@aws-sdk/client-s3";
 import type { S3Location } from "../../config.js";
 import { storageError } from "../../storage/s3.js";
+import { StorageAccessError } from "../../errors.js";
 
 export const RULE_ABORT_MULTIPART = "wal-native-abort-incomplete-multipart";
 export const RULE_NONCURRENT = "wal-native-expire-noncurrent-versions";
@@ -23,7 +24,7 @@ export async function ensureBucket(client: S3Client, location: S3Location): Prom
     return { changed: false, detail: `bucket '${location.bucket}' exists` };
   } catch (error) {
     if (httpStatus(error) !== 404 && errorName(error) !== "NotFound" && errorName(error) !== "NoSuchBucket") {
-      throw storageError(error, `cannot check bucket '${location.bucket}'`);
+      throw await explainRefusal(client, location, error);
     }
   }
   try {
@@ -36,6 +37,45 @@ export async function ensureBucket(client: S3Client, location: S3Location): Prom
     throw storageError(error, `cannot create bucket '${location.bucket}'`);
   }
 }
+
+/**
+ * A HEAD's refusal has no body, so the SDK can only say "HTTP 403 Forbidden" (or 400): a wrong secret, an unknown
+ * key and a policy that does not allow the bucket all look alike. A one-key listing of the same bucket comes back
+ * with S3's error code, which names the cause. Unreachable endpoints get a hint of their own.
+ */
+async function explainRefusal(client: S3Client, location: S3Location, headError: unknown): Promise<Error> {
+  const context = `cannot check bucket '${location.bucket}'`;
+  const code = (headError as { code?: string; cause?: { code?: string } })?.code ?? (headError as { cause?: { code?: string } })?.cause?.code;
+  if (code && UNREACHABLE.has(code)) {
+    const error = storageError(headError, context);
+    return new StorageAccessError(error.message, {
+      hint: `nothing answers at ${location.endpoint ?? "the AWS endpoint"}: check AWS_ENDPOINT (scheme, host, port) and that the storage runs`,
+      cause: headError,
+    });
+  }
+  const status = httpStatus(headError);
+  if (status !== 400 && status !== 403) return storageError(headError, context);
+  try {
+    await client.send(new ListObjectsV2Command({ Bucket: location.bucket, Prefix: location.root, MaxKeys: 1 }));
+  } catch (listError) {
+    const name = errorName(listError);
+    const hint = name ? REFUSAL_HINTS[name] : undefined;
+    const error = storageError(listError, context);
+    return hint ? new StorageAccessError(error.message, { hint: hint(location), cause: listError }) : error;
+  }
+  return storageError(headError, context);
+}
+
+const UNREACHABLE = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT"]);
+
+const REFUSAL_HINTS: Record<string, (location: S3Location) => string> = {
+  InvalidAccessKeyId: () => "the storage does not know AWS_ACCESS_KEY_ID: create the user (mc admin user add) or fix the key",
+  SignatureDoesNotMatch: () => "AWS_SECRET_ACCESS_KEY is not the secret of AWS_ACCESS_KEY_ID",
+  AccessDenied: (location) =>
+    `the storage knows these credentials but its policy refuses them on bucket '${location.bucket}': allow s3:ListBucket on it and ` +
+    `s3:GetObject, s3:PutObject, s3:DeleteObject on '${location.bucket}/${location.root}*' (docs/GETTING-STARTED.md)`,
+  AuthorizationHeaderMalformed: () => "AWS_REGION does not match the bucket's region",
+};
 
 export async function ensureVersioning(client: S3Client, bucket: string): Promise<Outcome> {
   let status: string | undefined;
