@@ -1,8 +1,8 @@
 #!/bin/sh
-# The runbook's monitor-walg.sh, for cron (*/30 * * * *): runs `wal-native check` (arguments are
-# passed on, e.g. --max-backup-age 24h). On a warning or critical result the report is piped into
-# $ALERT_COMMAND when set (e.g. ALERT_COMMAND='mail -s "WAL archive alert" admin@example.com').
-# With $PROMETHEUS_TEXTFILE set, the metrics are also written there for node_exporter's textfile
+# The runbook's monitor-walg.sh, for cron (*/30 * * * *): runs `wal-native check` once (arguments are
+# passed on, e.g. --switch or --max-backup-age 24h). On a warning or critical result the report is piped
+# into $ALERT_COMMAND when set (e.g. ALERT_COMMAND='mail -s "WAL archive alert" admin@example.com').
+# With $PROMETHEUS_TEXTFILE set, the same run also writes the metrics there for node_exporter's textfile
 # collector. Exits with check's code: 0 ok, 1 warning, 2 critical.
 set -u
 here=$(dirname "$(readlink -f "$0")")
@@ -12,9 +12,10 @@ else tool=wal-native
 fi
 
 if [ -n "${PROMETHEUS_TEXTFILE:-}" ]; then
-  "$tool" check --prometheus --output "$PROMETHEUS_TEXTFILE" "$@" >/dev/null 2>&1
+  report=$("$tool" check --textfile "$PROMETHEUS_TEXTFILE" "$@" 2>&1)
+else
+  report=$("$tool" check "$@" 2>&1)
 fi
-report=$("$tool" check "$@" 2>&1)
 code=$?
 printf '%s\n' "$report"
 if [ "$code" -ne 0 ] && [ -n "${ALERT_COMMAND:-}" ]; then

@@ -1,22 +1,21 @@
-// wal-native check: is the archive healthy? Storage reachability, newest backup age, archiver status
-// from pg_stat_archiver, the .ready backlog it hides, and the local archive's size.
+// wal-native check: is the archive healthy? PostgreSQL's archiving settings, storage reachability and
+// usage, newest backup age, archiver status from pg_stat_archiver, the .ready backlog it hides, the local
+// archive's size, and (--switch) the proof that a segment PostgreSQL finishes now reaches storage intact.
 import type { Config } from "../../config.js";
-import type { Storage } from "../../storage/storage.js";
-import { type BackupEntry, backupCompletedAt, listBackups } from "../shared/backups.js";
+import { BACKUP_FOLDER, type Storage, WAL_FOLDER } from "../../storage/storage.js";
+import { type BackupEntry, backupCompletedAt, backupEntryOf } from "../shared/backups.js";
+import { bucketNameProblem } from "../shared/bucket-name.js";
 import { formatAge } from "../shared/flags.js";
 import { readBacklog } from "./ready-backlog.js";
 import { readLocalUsage } from "../../local-archive/usage.js";
 import { formatBytes } from "../../log.js";
 import type { Query } from "../shared/pg.js";
+import { SETTINGS_SQL, type ArchiveSettings, judgeSettings, settingsFromRow } from "./settings.js";
+import { type FolderUsage, UsageTally, type WalUsage } from "./usage.js";
+import type { SwitchOutcome } from "./switch.js";
+import { CHECKS, type Finding, LEVEL_VALUE, type Level } from "./finding.js";
 
-export type Level = "ok" | "warning" | "critical";
-export const LEVEL_VALUE: Record<Level, number> = { ok: 0, warning: 1, critical: 2 };
-
-export interface Finding {
-  readonly check: "storage" | "backups" | "archiver" | "backlog" | "local archive";
-  readonly status: Level;
-  readonly message: string;
-}
+export { CHECKS, type Finding, LEVEL_VALUE, type Level } from "./finding.js";
 
 export interface CheckOptions {
   readonly maxArchiveAgeMs: number;
@@ -27,6 +26,17 @@ export interface CheckOptions {
   /** Connects with libpq's PG* variables; undefined skips the archiver and backlog checks. */
   readonly postgres?: <T>(body: (query: Query) => Promise<T>) => Promise<T>;
   readonly localArchiveMaxBytes?: number;
+  /** --switch: force a WAL switch and wait this long for the segment to be archived and verified. */
+  readonly switchTimeoutMs?: number;
+  /** false: skip the listing of wal_005/ (a large archive takes a LIST request per 1000 objects). */
+  readonly walUsage?: boolean;
+}
+
+/** What check found beyond pass/fail, for JSON: the settings it read, the storage usage, the switch. */
+export interface CheckDetails {
+  settings?: ArchiveSettings;
+  usage?: { wal?: WalUsage; backups: FolderUsage };
+  switch?: { segment?: string; ok: boolean };
 }
 
 export interface CheckReport {
@@ -35,6 +45,7 @@ export interface CheckReport {
   readonly findings: Finding[];
   /** Prometheus-style metric names (without the walnative_ prefix) to values; only what was measured. */
   readonly metrics: Record<string, number>;
+  readonly details: CheckDetails;
 }
 
 interface ArchiverRow {
@@ -45,7 +56,6 @@ interface ArchiverRow {
   last_failed_wal: string | null;
   last_failed: number | null;
   now: number;
-  archive_mode: string;
   in_recovery: boolean;
 }
 
@@ -53,35 +63,88 @@ export async function runChecks(config: Config, openStorage: () => Promise<Stora
   const checkedAt = new Date();
   const findings: Finding[] = [];
   const metrics: Record<string, number> = {};
-  const storage = await checkStorage(openStorage, findings, metrics);
-  if (storage) await checkBackups(storage.storage, storage.backups, checkedAt, options, findings, metrics);
-  if (options.postgres) await checkArchiver(options.postgres, options, checkedAt, findings, metrics);
+  const details: CheckDetails = {};
+  let opened: Promise<Storage> | undefined;
+  const storage = (): Promise<Storage> => (opened ??= openStorage());
+  // The switch first, so that the storage usage and the archiver's statistics below already include its segment.
+  if (options.postgres) {
+    await checkPostgres(options.postgres, config, storage, options, checkedAt, findings, metrics, details);
+  }
+  const listed = await checkStorage(storage, config, options, findings, metrics, details);
+  if (listed) await checkBackups(listed.storage, listed.backups, checkedAt, options, findings, metrics);
   await checkLocalArchive(config, options, findings, metrics);
   const status = findings.reduce<Level>((worst, f) => (LEVEL_VALUE[f.status] > LEVEL_VALUE[worst] ? f.status : worst), "ok");
   metrics.check_timestamp_seconds = Math.floor(checkedAt.getTime() / 1000);
-  return { status, checkedAt, findings, metrics };
+  const ordered = [...findings].sort((a, b) => CHECKS.indexOf(a.check) - CHECKS.indexOf(b.check));
+  return { status, checkedAt, findings: ordered, metrics, details };
 }
 
+/**
+ * One listing of basebackups_005/ gives both the backups (their sentinels) and the bytes they take; wal_005/ is
+ * listed for its usage unless told not to.
+ */
 async function checkStorage(
   open: () => Promise<Storage>,
+  config: Config,
+  options: CheckOptions,
   findings: Finding[],
   metrics: Record<string, number>,
+  details: CheckDetails,
 ): Promise<{ storage: Storage; backups: BackupEntry[] } | undefined> {
   const started = performance.now();
   let storage: Storage | undefined;
+  const backups: BackupEntry[] = [];
+  const backupTally = new UsageTally(BACKUP_FOLDER);
   try {
     storage = await open();
-    const backups = await listBackups(storage);
-    const ms = performance.now() - started;
-    metrics.storage_up = 1;
-    metrics.storage_list_seconds = ms / 1000;
-    findings.push({ check: "storage", status: "ok", message: `${storage.label} reachable (listing took ${Math.round(ms)} ms)` });
-    return { storage, backups };
+    for await (const object of storage.list(BACKUP_FOLDER)) {
+      backupTally.add(object);
+      const backup = backupEntryOf(object);
+      if (backup) backups.push(backup);
+    }
   } catch (error) {
     metrics.storage_up = 0;
-    findings.push({ check: "storage", status: "critical", message: `cannot reach ${storage?.label ?? "the storage"}: ${(error as Error).message}` });
+    // S3 answers a malformed bucket name with a bare 400, which reads like a credentials problem.
+    const name = config.storage.kind === "s3" ? config.storage.bucket : undefined;
+    const problem = name === undefined ? undefined : bucketNameProblem(name);
+    const why = problem ? `; '${name}' is not a valid bucket name: ${problem}` : "";
+    findings.push({ check: "storage", status: "critical", message: `cannot reach ${storage?.label ?? "the storage"}: ${(error as Error).message}${why}` });
     return undefined;
   }
+  const ms = performance.now() - started;
+  metrics.storage_up = 1;
+  metrics.storage_list_seconds = ms / 1000;
+  findings.push({ check: "storage", status: "ok", message: `${storage.label} reachable (listing took ${Math.round(ms)} ms)` });
+  backups.sort((a, b) => a.modified.getTime() - b.modified.getTime());
+
+  const backupUsage = backupTally.result();
+  metrics.storage_backup_objects = backupUsage.objects;
+  metrics.storage_backup_bytes = backupUsage.bytes;
+  details.usage = { backups: { objects: backupUsage.objects, bytes: backupUsage.bytes } };
+  const backupText = `${BACKUP_FOLDER} ${plural(backupUsage.objects, "object")}, ${formatBytes(backupUsage.bytes)}`;
+  if (options.walUsage === false) {
+    findings.push({ check: "usage", status: "ok", message: `${backupText} (${WAL_FOLDER} not counted: --no-wal-usage)` });
+    return { storage, backups };
+  }
+  try {
+    const walTally = new UsageTally(WAL_FOLDER);
+    for await (const object of storage.list(WAL_FOLDER)) walTally.add(object);
+    const wal = walTally.result();
+    details.usage.wal = wal;
+    metrics.storage_wal_objects = wal.objects;
+    metrics.storage_wal_bytes = wal.bytes;
+    const range = wal.oldest && wal.newest ? `, segments ${wal.oldest.name} to ${wal.newest.name}` : ", no WAL segment yet";
+    if (wal.newest?.lastModified) metrics.storage_wal_newest_timestamp_seconds = Math.floor(wal.newest.lastModified.getTime() / 1000);
+    if (wal.oldest?.lastModified) metrics.storage_wal_oldest_timestamp_seconds = Math.floor(wal.oldest.lastModified.getTime() / 1000);
+    findings.push({ check: "usage", status: "ok", message: `${WAL_FOLDER} ${plural(wal.objects, "object")}, ${formatBytes(wal.bytes)}${range}; ${backupText}` });
+  } catch (error) {
+    findings.push({ check: "usage", status: "warning", message: `cannot list ${WAL_FOLDER}: ${(error as Error).message}` });
+  }
+  return { storage, backups };
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 /** Age from the sentinel's FinishTime (see backupCompletedAt for why not LastModified). */
@@ -95,7 +158,9 @@ async function checkBackups(
 ): Promise<void> {
   metrics.backup_count = backups.length;
   if (backups.length === 0) {
-    findings.push({ check: "backups", status: "critical", message: `no backups in ${storage.label}: nothing to restore from (run wal-g backup-push)` });
+    // A warning, not a failure: right after set-up archiving works before the first backup exists, and that is
+    // the moment to prove it (check --switch). Until then there is nothing to restore from.
+    findings.push({ check: "backups", status: "warning", message: `no base backup in ${storage.label} yet: nothing to restore from until one exists (wal-g backup-push --full)` });
     return;
   }
   let newest: { name: string; at: Date; source: string } | undefined;
@@ -112,45 +177,80 @@ async function checkBackups(
   findings.push({ check: "backups", status: late ? "warning" : "ok", message: late ? `${text}: older than ${formatAge(options.maxBackupAgeMs)}` : text });
 }
 
-async function checkArchiver(
+async function checkPostgres(
   postgres: NonNullable<CheckOptions["postgres"]>,
+  config: Config,
+  storage: () => Promise<Storage>,
   options: CheckOptions,
   now: Date,
   findings: Finding[],
   metrics: Record<string, number>,
+  details: CheckDetails,
 ): Promise<void> {
   let row: ArchiverRow;
   let serverDataDir: string | undefined;
+  let settings: ArchiveSettings;
   try {
-    [row, serverDataDir] = await postgres(async (query) => [
-      (await query(ARCHIVER_SQL))[0] as unknown as ArchiverRow,
+    [settings, row, serverDataDir] = await postgres(async (query) => {
+      const settingsNow = settingsFromRow((await query(SETTINGS_SQL))[0] ?? {});
       // Needs superuser or pg_read_all_settings; without it the backlog needs --pgdata.
-      await query("select current_setting('data_directory') as dir").then((rows) => String(rows[0]?.dir), () => undefined),
-    ]);
+      const dataDir = await query("select current_setting('data_directory') as dir").then((rows) => String(rows[0]?.dir), () => undefined);
+      if (options.switchTimeoutMs !== undefined) {
+        const outcome = await switchIfPossible(query, settingsNow, config, storage, { timeoutMs: options.switchTimeoutMs, dataDir: options.dataDir ?? dataDir });
+        findings.push(outcome.finding);
+        Object.assign(metrics, outcome.metrics);
+        details.switch = { segment: outcome.segment, ok: outcome.finding.status === "ok" };
+      }
+      return [settingsNow, (await query(ARCHIVER_SQL))[0] as unknown as ArchiverRow, dataDir] as const;
+    });
   } catch (error) {
     metrics.postgres_up = 0;
     findings.push({ check: "archiver", status: "critical", message: (error as Error).message });
     return;
   }
   metrics.postgres_up = 1;
+  details.settings = settings;
+  findings.push(...judgeSettings(settings));
+  metrics.archive_timeout_seconds = settings.archiveTimeoutSeconds;
   metrics.archiver_archived_count = Number(row.archived_count);
   metrics.archiver_failed_count = Number(row.failed_count);
   const failing = row.last_failed !== null && (row.last_archived === null || row.last_failed > row.last_archived);
   metrics.archiver_failing = failing ? 1 : 0;
   if (row.last_archived !== null) metrics.archiver_last_archive_age_seconds = Math.max(0, row.now - row.last_archived);
   if (row.last_failed !== null) metrics.archiver_last_failure_age_seconds = Math.max(0, row.now - row.last_failed);
-  findings.push(archiverFinding(row, failing, options));
+  findings.push(archiverFinding(row, settings, failing, options));
   await checkBacklog(options.dataDir ?? serverDataDir, failing, now, options, findings, metrics);
+}
+
+/** The switch proves nothing while the settings make archiving impossible: say so instead of waiting for the timeout. */
+async function switchIfPossible(
+  query: Query, settings: ArchiveSettings, config: Config, storage: () => Promise<Storage>, switchOptions: { timeoutMs: number; dataDir?: string },
+): Promise<SwitchOutcome> {
+  const blocking = judgeSettings(settings).find((finding) => finding.status === "critical");
+  if (blocking) return { finding: { check: "switch", status: "critical", message: `not attempted: ${blocking.message}` }, metrics: { switch_ok: 0 } };
+  let opened: Storage;
+  try {
+    opened = await storage();
+  } catch (error) {
+    return { finding: { check: "switch", status: "critical", message: `not attempted: ${(error as Error).message}` }, metrics: { switch_ok: 0 } };
+  }
+  const { proveArchiving } = await import("./switch.js");
+  try {
+    return await proveArchiving(query, opened, config, switchOptions);
+  } catch (error) {
+    return { finding: { check: "switch", status: "critical", message: (error as Error).message }, metrics: { switch_ok: 0 } };
+  }
 }
 
 const ARCHIVER_SQL = `select archived_count, last_archived_wal, extract(epoch from last_archived_time)::float8 as last_archived,
   failed_count, last_failed_wal, extract(epoch from last_failed_time)::float8 as last_failed,
-  extract(epoch from now())::float8 as now, current_setting('archive_mode') as archive_mode, pg_is_in_recovery() as in_recovery
+  extract(epoch from now())::float8 as now, pg_is_in_recovery() as in_recovery
   from pg_stat_archiver`;
 
-function archiverFinding(row: ArchiverRow, failing: boolean, options: CheckOptions): Finding {
-  if (row.archive_mode === "off") return { check: "archiver", status: "critical", message: "archive_mode is off: no WAL is archived" };
-  if (row.in_recovery && row.archive_mode !== "always") {
+function archiverFinding(row: ArchiverRow, settings: ArchiveSettings, failing: boolean, options: CheckOptions): Finding {
+  // The settings line says why (critical); the statistics of an archiver that does not run mean nothing.
+  if (settings.archiveMode === "off") return { check: "archiver", status: "ok", message: "not running (archive_mode = off, see settings)" };
+  if (row.in_recovery && settings.archiveMode !== "always") {
     return { check: "archiver", status: "ok", message: "standby: archive_mode=on archives only after promotion" };
   }
   const last = row.last_archived === null ? "nothing archived since the statistics were reset"

@@ -1,5 +1,6 @@
 // wal-native check's three outputs: text for people, JSON, and the Prometheus textfile-collector format.
 import { type CheckReport, LEVEL_VALUE } from "./checks.js";
+import type { SegmentObject } from "./usage.js";
 import { stringifyJson } from "../shared/json.js";
 
 const HELP: Record<string, string> = {
@@ -18,6 +19,16 @@ const HELP: Record<string, string> = {
   wal_oldest_ready_age_seconds: "How long the oldest .ready file has been waiting.",
   local_archive_bytes: "Bytes of WAL in the local fast-recovery archive.",
   local_archive_files: "WAL files in the local fast-recovery archive.",
+  archive_timeout_seconds: "PostgreSQL's archive_timeout (0: off).",
+  storage_backup_objects: "Objects under basebackups_005/.",
+  storage_backup_bytes: "Bytes under basebackups_005/.",
+  storage_wal_objects: "Objects under wal_005/.",
+  storage_wal_bytes: "Bytes under wal_005/.",
+  storage_wal_oldest_timestamp_seconds: "When the oldest WAL segment in wal_005/ was stored (LastModified), Unix time.",
+  storage_wal_newest_timestamp_seconds: "When the newest WAL segment in wal_005/ was stored (LastModified), Unix time.",
+  switch_ok: "1 if the segment of a forced WAL switch (check --switch) was archived and read back intact.",
+  switch_archive_seconds: "From pg_switch_wal() until its segment was in storage (check --switch).",
+  switch_verify_seconds: "Reading that segment back and verifying it (check --switch).",
   check_timestamp_seconds: "When this check ran, Unix time.",
 };
 
@@ -31,11 +42,28 @@ export function renderText(report: CheckReport): string {
 }
 
 export function renderJson(report: CheckReport): string {
+  const { settings, usage } = report.details;
+  const segment = (s: SegmentObject | undefined) => s && { name: s.name, stored_at: s.lastModified?.toISOString() ?? null };
   return `${stringifyJson({
     status: report.status,
     checked_at: report.checkedAt.toISOString(),
     checks: report.findings.map((f) => ({ check: f.check, status: f.status, message: f.message })),
     metrics: report.metrics,
+    ...(settings && {
+      settings: {
+        archive_mode: settings.archiveMode, wal_level: settings.walLevel, archive_command: settings.archiveCommand,
+        archive_library: settings.archiveLibrary, archive_timeout_seconds: settings.archiveTimeoutSeconds,
+      },
+    }),
+    ...(usage && {
+      usage: {
+        basebackups_005: { objects: usage.backups.objects, bytes: usage.backups.bytes },
+        ...(usage.wal && {
+          wal_005: { objects: usage.wal.objects, bytes: usage.wal.bytes, oldest: segment(usage.wal.oldest) ?? null, newest: segment(usage.wal.newest) ?? null },
+        }),
+      },
+    }),
+    ...(report.details.switch && { switch: { segment: report.details.switch.segment ?? null, ok: report.details.switch.ok } }),
   }, "  ")}\n`;
 }
 
@@ -51,6 +79,14 @@ export function renderPrometheus(report: CheckReport): string {
   ];
   for (const [name, value] of Object.entries(report.metrics)) {
     lines.push(`# HELP walnative_${name} ${HELP[name] ?? name}`, `# TYPE walnative_${name} gauge`, `walnative_${name} ${format(value)}`);
+  }
+  const wal = report.details.usage?.wal;
+  if (wal?.oldest && wal.newest) {
+    lines.push(
+      "# HELP walnative_storage_wal_range_info The oldest and newest WAL segment in wal_005/, as labels.",
+      "# TYPE walnative_storage_wal_range_info gauge",
+      `walnative_storage_wal_range_info{oldest="${wal.oldest.name}",newest="${wal.newest.name}"} 1`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -1,5 +1,5 @@
 // Backups in basebackups_005/ as wal-g sees them (walg-compat.md 6): sentinels, metadata.json, ages.
-import { BACKUP_FOLDER, type Storage } from "../../storage/storage.js";
+import { BACKUP_FOLDER, type ObjectInfo, type Storage } from "../../storage/storage.js";
 import { type JsonValue, bigintMember, parseJson } from "./json.js";
 
 export const SENTINEL_SUFFIX = "_backup_stop_sentinel.json";
@@ -35,16 +35,22 @@ export interface BackupMetadata {
 export async function listBackups(storage: Storage): Promise<BackupEntry[]> {
   const backups: BackupEntry[] = [];
   for await (const object of storage.list(BACKUP_FOLDER)) {
-    const relative = object.key.slice(BACKUP_FOLDER.length);
-    if (relative.includes("/") || !relative.endsWith(SENTINEL_SUFFIX)) continue;
-    backups.push({
-      name: relative.split("_backup")[0] ?? relative,
-      walFileName: /[0-9A-F]{24}/.exec(object.key)?.[0] ?? "Z".repeat(24),
-      modified: object.lastModified ?? new Date(0),
-      sentinelKey: object.key,
-    });
+    const backup = backupEntryOf(object);
+    if (backup) backups.push(backup);
   }
   return backups.sort((a, b) => a.modified.getTime() - b.modified.getTime());
+}
+
+/** The backup an object of a basebackups_005/ listing is the sentinel of, or undefined for any other object. */
+export function backupEntryOf(object: ObjectInfo): BackupEntry | undefined {
+  const relative = object.key.slice(BACKUP_FOLDER.length);
+  if (relative.includes("/") || !relative.endsWith(SENTINEL_SUFFIX)) return undefined;
+  return {
+    name: relative.split("_backup")[0] ?? relative,
+    walFileName: /[0-9A-F]{24}/.exec(object.key)?.[0] ?? "Z".repeat(24),
+    modified: object.lastModified ?? new Date(0),
+    sentinelKey: object.key,
+  };
 }
 
 export async function readJsonObject(storage: Storage, key: string): Promise<Record<string, JsonValue> | undefined> {
