@@ -1,7 +1,7 @@
 // docs/WALG-SETTINGS.md, rendered from the settings table in src/walg-settings.ts: written by
 // `npm run docs:settings` (scripts/write-walg-settings-doc.ts); test/unit/walg-settings.test.ts fails when the
 // file and the table disagree.
-import { CONFIG_FILE_EXTENSIONS, type Treatment, WALG_SETTINGS } from "../src/walg-settings.js";
+import { CONFIG_FILE_EXTENSIONS, type Treatment, walgSettings } from "../src/walg-settings.js";
 
 const TREATMENT: Record<Treatment, string> = {
   supported: "supported",
@@ -29,10 +29,10 @@ export function renderSettingsDoc(): string {
     "of the user the command runs as: wal-native reads settings from the environment only, so it would miss the",
     `file's (<ext>: ${CONFIG_FILE_EXTENSIONS.join(", ")}).`,
   ];
-  const groups = [...new Set(WALG_SETTINGS.map((setting) => setting.group))];
+  const groups = [...new Set(walgSettings().map((setting) => setting.group))];
   for (const group of groups) {
     lines.push("", `## ${group[0]!.toUpperCase()}${group.slice(1)}`, "", "| setting | also read as | wal-native | why |", "|---|---|---|---|");
-    for (const setting of WALG_SETTINGS.filter((entry) => entry.group === group)) {
+    for (const setting of walgSettings().filter((entry) => entry.group === group)) {
       const aliases = setting.aliases.map((alias) => `\`${alias}\``).join(", ");
       const treatment = setting.harmless ? `${TREATMENT[setting.treatment]} unless \`${setting.harmless.values}\`` : TREATMENT[setting.treatment];
       lines.push(`| \`${setting.name}\` | ${aliases} | ${treatment} | ${setting.reason.replaceAll("|", "\\|")} |`);

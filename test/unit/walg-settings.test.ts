@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import { ConfigError } from "../../src/errors.js";
-import { CONFIG_FILE_EXTENSIONS, WALG_SETTINGS, refuseUnsupportedSettings } from "../../src/walg-settings.js";
+import { CONFIG_FILE_EXTENSIONS, walgSettings, refuseUnsupportedSettings } from "../../src/walg-settings.js";
 import { renderSettingsDoc } from "../../scripts/walg-settings-doc.js";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -15,8 +15,8 @@ const read = (path: string) => readFileSync(new URL(path, ROOT), "utf8");
 const base = { WALG_S3_PREFIX: "s3://bucket/path" };
 const noHome = () => undefined;
 
-const REFUSED = WALG_SETTINGS.filter((setting) => setting.treatment === "refused");
-const NOT_REFUSED = WALG_SETTINGS.filter((setting) => setting.treatment !== "refused");
+const REFUSED = walgSettings().filter((setting) => setting.treatment === "refused");
+const NOT_REFUSED = walgSettings().filter((setting) => setting.treatment !== "refused");
 
 function refusedBy(env: Record<string, string>): ConfigError | undefined {
   try {
@@ -30,7 +30,7 @@ function refusedBy(env: Record<string, string>): ConfigError | undefined {
 
 describe("the table of wal-g settings", () => {
   it("names each setting once", () => {
-    const names = WALG_SETTINGS.flatMap((setting) => [setting.name, ...setting.aliases]);
+    const names = walgSettings().flatMap((setting) => [setting.name, ...setting.aliases]);
     expect(names.filter((name, index) => names.indexOf(name) !== index)).toEqual([]);
   });
 
@@ -42,12 +42,12 @@ describe("the table of wal-g settings", () => {
       // Command-line options of wal-g, not settings.
       .filter((name) => name !== "CONFIG" && name !== "TURBO");
     expect(flags.length).toBeGreaterThan(190);
-    const known = new Set(WALG_SETTINGS.flatMap((setting) => [setting.name, ...setting.aliases]));
+    const known = new Set(walgSettings().flatMap((setting) => [setting.name, ...setting.aliases]));
     expect(flags.filter((name) => !known.has(name))).toEqual([]);
   });
 
   it("gives every entry a reason", () => {
-    for (const setting of WALG_SETTINGS) expect(setting.reason.length, setting.name).toBeGreaterThan(10);
+    for (const setting of walgSettings()) expect(setting.reason.length, setting.name).toBeGreaterThan(10);
   });
 });
 
