@@ -3,6 +3,7 @@
 // through here: wal-g never encrypts sentinels or metadata, and neither do we. The cipher modules load on first
 // use, so a call without a key never parses them.
 import type { Duplex } from "node:stream";
+import { type CodecName, loadCodec } from "../compress/codec.js";
 import { CorruptDataError, ExitCode, WalNativeError } from "../errors.js";
 import type { Encryption } from "./keys.js";
 
@@ -78,4 +79,13 @@ export function plainFormatOf(start: Buffer): string | undefined {
   // XLOG_PAGE_MAGIC values are 0xD1xx; info bits say a long header (XLP_LONG_HEADER, 0x0002) starts the segment.
   if (start.length >= 4 && start[1] === 0xd1 && (start.readUInt16LE(2) & 0x0002) !== 0) return "an uncompressed WAL segment";
   return undefined;
+}
+
+/**
+ * The stages that turn a stored WAL object back into the file, in wal-g's order: decrypt (when a key is set),
+ * then decompress. `what` names the object in messages.
+ */
+export async function decodingStages(codec: CodecName, encryption: Encryption | undefined, what: string): Promise<Duplex[]> {
+  const decompress = (await loadCodec(codec)).decompress();
+  return encryption ? [(await loadCrypter(encryption)).decryptStream(what), decompress] : [decompress];
 }

@@ -9,6 +9,8 @@ import type { Logger } from "../log.js";
 import { pipeline } from "node:stream/promises";
 import { CorruptDataError, LocalFileError, NotFoundError } from "../errors.js";
 import { type CodecName, loadCodec } from "../compress/codec.js";
+import { decodingStages, loadCrypter } from "../crypto/crypter.js";
+import type { Encryption } from "../crypto/keys.js";
 import { Output, decodeWhole } from "../compress/whole-decode.js";
 import { DEFAULT_SEGMENT_SIZE, type WalFileName } from "../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
@@ -36,6 +38,11 @@ export interface PublishOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface DownloadOptions extends PublishOptions {
+  /** The configured client-side encryption: every WAL object is decrypted before it is decompressed, as in wal-g. */
+  readonly encryption?: Encryption;
+}
+
 /**
  * The configured method's key first (one GET in the usual case), then one listing of every
  * extension wal-g could have used, in wal-g's order. Absent everywhere: NotFoundError.
@@ -45,39 +52,44 @@ export async function downloadVerified(
   destination: string,
   expect: Expectation,
   preferred: CodecName,
-  options: PublishOptions,
+  options: DownloadOptions,
 ): Promise<number> {
-  const { signal } = options;
+  const { signal, encryption } = options;
   const name = expect.file.name;
   let codec: CodecName = preferred;
   let object: OpenedObject;
+  let key = walKey(name, preferred);
   try {
-    object = await storage.open(walKey(name, preferred), signal);
+    object = await storage.open(key, signal);
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
     const candidates = candidateKeys(name);
     const [found] = await storage.statAll(candidates.map((candidate) => candidate.key), signal);
     if (!found) throw new NotFoundError(name, storage.label);
     codec = candidates.find((candidate) => candidate.key === found.key)?.codec ?? "none";
-    object = await storage.open(found.key, signal);
+    key = found.key;
+    object = await storage.open(key, signal);
   }
   const digest = recordedDigest(object.info.metadata);
-  const held = object.info.size <= WHOLE_LIMIT ? object.info.size : 0;
+  // An encrypted segment of the default size is a little larger than one (libsodium: 17 bytes per 8 KiB).
+  const wholeLimit = encryption ? WHOLE_LIMIT + ENCRYPTION_ALLOWANCE : WHOLE_LIMIT;
+  const held = object.info.size <= wholeLimit ? object.info.size : 0;
   bodyBytes += held;
   try {
-    const input = await collect(object.body, object.info.size);
+    const input = await collect(object.body, object.info.size, wholeLimit);
     if (input.whole) {
       const output = await decodeSlots.acquire();
       try {
-        const content = await decodeWhole(await loadCodec(codec), input.whole, output);
+        // Decrypted inside the slot: the plaintext copy counts among the two objects decoded at a time.
+        const plain = encryption ? await (await loadCrypter(encryption)).decrypt(input.whole, key) : input.whole;
+        const content = await decodeWhole(await loadCodec(codec), plain, output);
         if (content) return await publishVerified(content, destination, { ...expect, digest }, options);
       } finally {
         decodeSlots.release(output);
       }
     }
     // Larger than a segment of the default size: streamed, so memory stays bounded.
-    const decompress = (await loadCodec(codec)).decompress();
-    return await writeVerified(input.stream(), destination, { ...expect, digest }, [decompress], options);
+    return await writeVerified(input.stream(), destination, { ...expect, digest }, await decodingStages(codec, encryption, key), options);
   } finally {
     bodyBytes -= held;
   }
@@ -95,6 +107,8 @@ export function bodiesInMemory(): { held: number; last: number } {
 
 /** Decoded whole up to this size (a default segment); anything larger is streamed. */
 const WHOLE_LIMIT = DEFAULT_SEGMENT_SIZE;
+/** What encryption may add to an object of WHOLE_LIMIT bytes: libsodium 0.2 %, OpenPGP a few hundred bytes. */
+const ENCRYPTION_ALLOWANCE = WHOLE_LIMIT / 256;
 
 /**
  * Two files are decoded whole at a time, each into a buffer kept for the next one: with one, the worker
@@ -131,9 +145,9 @@ interface Collected {
   stream(): Readable;
 }
 
-/** Reads an object into memory unless it turns out larger than WHOLE_LIMIT. */
-async function collect(body: Readable, sizeHint: number): Promise<Collected> {
-  if (sizeHint > WHOLE_LIMIT) return { stream: () => body };
+/** Reads an object into memory unless it turns out larger than `limit`. */
+async function collect(body: Readable, sizeHint: number, limit: number): Promise<Collected> {
+  if (sizeHint > limit) return { stream: () => body };
   // Copied as it arrives into one buffer of the announced size: each chunk dies young, where a list of chunks
   // joined at the end held the object twice. A body longer than announced goes on in a list.
   const whole = Buffer.allocUnsafe(sizeHint);
@@ -147,7 +161,7 @@ async function collect(body: Readable, sizeHint: number): Promise<Collected> {
       if (fits > 0) chunk.copy(whole, bytes, 0, fits);
       if (fits < chunk.length) beyond.push(chunk.subarray(fits));
       bytes += chunk.length;
-      if (bytes > WHOLE_LIMIT) {
+      if (bytes > limit) {
         const rest = { [Symbol.asyncIterator]: () => iterator };
         return { stream: () => Readable.from((async function* () { yield whole; yield* beyond; yield* rest; })(), { objectMode: false }) };
       }

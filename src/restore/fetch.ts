@@ -68,7 +68,7 @@ export async function fetchWalFile(name: string, destination: string, context: F
     source = "storage";
     try {
       const storage = await context.storage();
-      bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression, publish), {
+      bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression, { ...publish, encryption: config.encryption }), {
         deadlineMs: config.restoreRetryMs,
         // A body cut short can decode as corrupt; one fresh download tells a bad transfer from a bad object.
         retryable: (error, attempt) => isTransient(error) || (error instanceof CorruptDataError && attempt < 2),

@@ -15,11 +15,8 @@ import { runBin } from "../support/run-command.js";
 import { requireTool } from "../support/tools.js";
 import { type WalVector, fixture, loadManifest, readSettings, walName } from "../support/walg-vectors.js";
 
-/**
- * The encryption types wal-restore reads. Add "libsodium" or "pgp" here once it does: their vectors then have
- * to restore byte-identical with the test keys, like the plain ones.
- */
-const READABLE_ENCRYPTION = new Set<string>([]);
+/** The encryption types wal-restore reads: their vectors restore byte-identical with the test keys, like the plain ones. */
+const READABLE_ENCRYPTION = new Set<string>(["libsodium", "pgp"]);
 
 const manifest = loadManifest();
 const plain = manifest.wal.filter((v) => v.encryption === undefined);
@@ -230,6 +227,75 @@ describe("wal-archive on what wal-g v3.0.9 archived (no checksum metadata: compa
       expect((await store.get(vector.key)).equals(fixture(vector.object))).toBe(true);
     });
   }
+});
+
+describe("wal-archive encrypts as wal-g does", () => {
+  // One vector per variant that has a segment: the settings wal-g ran with, our wal-archive, then our reader.
+  const segments = [...new Map(encrypted.filter((v) => v.kind === "segment").map((v) => [v.id.split("/")[0], v])).values()];
+  it.each(segments.map((v) => [v.id, v] as const))("%s: same key, encrypted after compression, restored byte-identical", async (_id, vector) => {
+    const store = await newStore("file", "vectors-encrypt");
+    const input = fixture(vector.input);
+    const source = join(await mkdtemp(join(scratch, "src-")), walName(vector));
+    await writeFile(source, input);
+    const settings = { ...store.env, ...WAL, WALG_COMPRESSION_METHOD: vector.method, ...readSettings(vector) };
+    const pushed = await runBin("wal-archive", [source, walName(vector)], { cwd: scratch, env: settings });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stderr).toMatch(new RegExp(`pushed ${walName(vector)} \\(.* ${vector.method}\\+${vector.encryption!.type},`));
+    expect((await store.keys()).filter((k) => k.startsWith("wal_005/"))).toEqual([vector.key]);
+    const ours = await store.get(vector.key);
+    // Not the plain compressed stream, and no checksum of the content beside it.
+    expect(ours.subarray(0, 4).equals(fixture(plain.find((v) => v.method === vector.method && v.kind === "segment")!.object).subarray(0, 4))).toBe(false);
+    const { loadCrypter } = await import("../../src/crypto/crypter.js");
+    const { encryptionFrom } = await import("../../src/crypto/keys.js");
+    const crypter = await loadCrypter(encryptionFrom(readSettings(vector))!);
+    const compressed = await crypter.decrypt(ours, vector.key);
+    if (vector.encryption!.type === "libsodium") {
+      // wal-g's framing: 24-byte header, 8209-byte chunks, a FINAL chunk; sized exactly as wal-g sizes its own.
+      expect(ours.length).toBe(crypter.sealedSize!(compressed.length));
+      const theirs = await crypter.decrypt(fixture(vector.object), vector.key);
+      expect(fixture(vector.object).length).toBe(crypter.sealedSize!(theirs.length));
+    }
+    if (vector.method !== "none") expect(cliDecode(vector.method, compressed).equals(input)).toBe(true);
+    else expect(compressed.equals(input)).toBe(true);
+    const restored = await restore(walName(vector), settings);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.file?.equals(input)).toBe(true);
+  });
+});
+
+describe("wal-g's encrypted objects with the wrong key", () => {
+  // For OpenPGP, the other test key pair: a private key that is not the one the object was encrypted to.
+  const protectedKey = encrypted.find((v) => v.encryption!.type === "pgp" && v.encryption!.passphrase !== undefined)!;
+  const wrong: Record<string, Record<string, string>> = {
+    libsodium: { WALG_LIBSODIUM_KEY: "f".repeat(64), WALG_LIBSODIUM_KEY_TRANSFORM: "hex" },
+    pgp: readSettings(protectedKey),
+  };
+  const firsts = [
+    encrypted.find((v) => v.encryption!.type === "libsodium")!,
+    encrypted.find((v) => v.encryption!.type === "pgp" && v.encryption!.passphrase === undefined && v.encryption!.keyPath === undefined)!,
+  ];
+  it.each(firsts.map((v) => [v.id, v] as const))("%s: wal-restore aborts (exit 200), says why, and writes nothing", async (_id, vector) => {
+    const store = await newStore("file", "vectors-wrong-key");
+    await store.put(vector.key, fixture(vector.object));
+    const result = await restore(walName(vector), { ...store.env, ...WAL, WALNATIVE_RESTORE_RETRY_SECONDS: "0", ...wrong[vector.encryption!.type] });
+    expect(result.code, result.stderr).toBe(200);
+    expect(result.stderr).toMatch(
+      vector.encryption!.type === "libsodium"
+        ? /cannot decrypt wal_005\/\S+ with the key of WALG_LIBSODIUM_KEY: the key differs/
+        : /cannot decrypt wal_005\/\S+ with the key of WALG_PGP_KEY_PATH: /,
+    );
+    expect(result.file).toBeUndefined();
+  });
+
+  it("a plain object with a key set: wal-restore says it is not encrypted", async () => {
+    const vector = plain.find((v) => v.method === "lz4" && v.kind === "segment")!;
+    const store = await newStore("file", "vectors-plain-with-key");
+    await store.put(vector.key, fixture(vector.object));
+    const result = await restore(walName(vector), { ...store.env, ...WAL, WALNATIVE_RESTORE_RETRY_SECONDS: "0", ...wrong.libsodium });
+    expect(result.code, result.stderr).toBe(200);
+    expect(result.stderr).toMatch(/wal_005\/\S+\.lz4 is not encrypted \(it reads as a plain lz4 object\), but WALG_LIBSODIUM_KEY is set/);
+    expect(result.file).toBeUndefined();
+  });
 });
 
 describe("wal-g's encrypted objects without the key", () => {

@@ -8,6 +8,7 @@ import type { Config } from "../../config.js";
 import { ConflictError, CorruptDataError, LocalFileError, ExitCode, WalNativeError } from "../../errors.js";
 import { type Logger, formatBytes } from "../../log.js";
 import { type Codec, loadCodec } from "../../compress/codec.js";
+import { type Crypter, decodingStages, loadCrypter } from "../../crypto/crypter.js";
 import { type WalFileName, parseWalFileName } from "../../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../../wal/segment-check.js";
 import { checkArchiveIdentity } from "../../wal/identity.js";
@@ -84,24 +85,26 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
     ]).then(([, existing]) => existing),
   );
   const codec = await loadCodec(config.compression);
+  // Encrypted after compression, under the compression's key, as wal-g does (internal/compress_and_encrypt.go).
+  const crypter = config.encryption ? await loadCrypter(config.encryption) : undefined;
   const key = walKey(name, codec.name);
   let stored: ObjectInfo;
   /** When the whole object was ready to send: the rest of the time is the store's (and its checks'). */
   let packedAt: number | undefined;
   try {
-    const whole = codec.compressWhole && source.size <= WHOLE_FILE_LIMIT ? await packForUpload(codec, source) : undefined;
+    const whole = codec.compressWhole && source.size <= WHOLE_FILE_LIMIT ? await packForUpload(codec, crypter, source) : undefined;
     packedAt = whole ? performance.now() : undefined;
     const existing = await checked();
-    if (existing) return reportDuplicate(await sameContent(storage, name, existing, source), name, storage, log);
+    if (existing) return reportDuplicate(await sameContent(storage, name, existing, source, config), name, storage, log);
     stored = whole
-      ? await storage.write(key, whole.packed, { metadata: metadataOf(whole.digest, source), ifAbsent: protect, sizeHint: whole.packed.length })
-      : await uploadStreaming(storage, key, codec, source, protect, config);
+      ? await storage.write(key, whole.packed, { metadata: metadataOf(whole.digest, source, crypter), ifAbsent: protect, sizeHint: whole.packed.length })
+      : await uploadStreaming(storage, key, codec, crypter, source, protect, config);
   } catch (error) {
     if (!(error instanceof ObjectExistsError)) throw error;
     // Another push won the conditional write between our check and our upload.
     const info = await storage.stat(error.key);
     if (!info) throw error;
-    return reportDuplicate(await sameContent(storage, name, info, source), name, storage, log);
+    return reportDuplicate(await sameContent(storage, name, info, source, config), name, storage, log);
   }
   // Logged apart, so that a slow store is told from a busy CPU (the archiver waits for both).
   const storageMs = packedAt === undefined ? "" : `, storage ${Math.round(performance.now() - packedAt)} ms`;
@@ -109,7 +112,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   // the archive refused (exit 65) would be restored in place of the archived one.
   await keepLocalCopy(sourcePath, name, config, log);
   const ms = Math.round(performance.now() - started);
-  const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}`;
+  const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}${crypter ? `+${crypter.method}` : ""}`;
   log.info(`pushed ${name} (${summary}, ${ms} ms${storageMs})`);
   return { outcome: "pushed", summary, storedBytes: stored.size };
 }
@@ -139,8 +142,8 @@ function settled<T>(promise: Promise<T>): () => Promise<T> {
  * compressed into one buffer for one PUT. Only the compressed bytes then wait for the network: more uploads
  * than segments in memory can be in flight.
  */
-async function packForUpload(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {
-  const { packed, digest } = await packWhole(codec, source);
+async function packForUpload(codec: Codec, crypter: Crypter | undefined, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {
+  const { packed, digest } = await packWhole(codec, crypter, source);
   // The codec's intermediate buffers are unreachable now and still young: a minor collection (the background
   // uploader exposes gc) frees them at once instead of after the upload, when they would be in the old generation.
   (globalThis as { gc?: (options: object) => void }).gc?.({ type: "minor" });
@@ -148,7 +151,7 @@ async function packForUpload(codec: Codec, source: SourceFacts): Promise<{ packe
   return { packed, digest };
 }
 
-async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {
+async function packWhole(codec: Codec, crypter: Crypter | undefined, source: SourceFacts): Promise<{ packed: Buffer; digest: ContentDigest }> {
   const slots = codec.name === "lz4" ? compressingLz4 : compressing;
   await slots.acquire();
   try {
@@ -157,7 +160,8 @@ async function packWhole(codec: Codec, source: SourceFacts): Promise<{ packed: B
       // Brotli compresses on the thread pool while this thread hashes (0.7 ms); LZ4 runs on this thread.
       const packing = codec.compressWhole!(raw);
       const digest = digestOf(raw);
-      return { packed: await packing, digest };
+      const packed = await packing;
+      return { packed: crypter ? await crypter.encrypt(packed) : packed, digest };
     } finally {
       releaseBuffer(raw);
     }
@@ -195,20 +199,20 @@ const compressingLz4 = new Slots(1);
 
 /** Larger files stream through with bounded memory; the checksum is computed while they pass. */
 async function uploadStreaming(
-  storage: Storage, key: string, codec: Codec, source: SourceFacts, protect: boolean, config: Config,
+  storage: Storage, key: string, codec: Codec, crypter: Crypter | undefined, source: SourceFacts, protect: boolean, config: Config,
 ): Promise<ObjectInfo> {
   const hashing = new Inspector();
   // A multipart upload needs its metadata before the end of the body (objects larger than a part).
   const oneRequest = config.storage.kind === "file" || source.size * 1.01 + 1024 < config.storage.partSize;
-  const early = oneRequest ? undefined : await source.digest(RECORDED_ALGORITHM);
+  const early = oneRequest || crypter ? undefined : await source.digest(RECORDED_ALGORITHM);
   const compressed = new PassThrough();
   const writing = storage.write(key, compressed, {
-    metadata: () => metadataOf({ algorithm: RECORDED_ALGORITHM, hex: early ?? hashing.digest() }, source), ifAbsent: protect, sizeHint: source.size,
+    metadata: () => metadataOf({ algorithm: RECORDED_ALGORITHM, hex: early ?? hashing.digest() }, source, crypter), ifAbsent: protect, sizeHint: source.size,
   });
   try {
     const [stored] = await Promise.all([
       writing,
-      pipeline(createReadStream(source.path, { highWaterMark: 256 * 1024 }), hashing, codec.compress(), compressed),
+      pipeline([createReadStream(source.path, { highWaterMark: 256 * 1024 }), hashing, codec.compress(), ...(crypter ? [crypter.encryptStream()] : []), compressed]),
     ]);
     return stored;
   } catch (caught) {
@@ -222,8 +226,12 @@ async function uploadStreaming(
   }
 }
 
-function metadataOf(digest: ContentDigest, source: SourceFacts): Record<string, string> {
-  return { ...digestMetadata(digest), ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }) };
+/**
+ * No checksum of the content beside an encrypted object: it would tell whoever reads the bucket whether a guessed
+ * file (a short .history) is the one archived, and the cipher's authentication already proves the content.
+ */
+function metadataOf(digest: ContentDigest, source: SourceFacts, crypter: Crypter | undefined): Record<string, string> {
+  return { ...(crypter ? {} : digestMetadata(digest)), ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }) };
 }
 
 /**
@@ -320,18 +328,22 @@ async function keepLocalCopy(sourcePath: string, name: string, config: Config, l
  * that differs only after the end of its valid WAL (the same segment from a primary and a promoted standby) is
  * "same-wal"; any difference inside the valid WAL stays a conflict.
  */
-async function sameContent(storage: Storage, name: string, found: ObjectInfo, source: SourceFacts): Promise<boolean | "same-wal"> {
+async function sameContent(
+  storage: Storage, name: string, found: ObjectInfo, source: SourceFacts, config: Config,
+): Promise<boolean | "same-wal"> {
   const info = found.metadata ? found : ((await storage.stat(found.key)) ?? found);
   const recorded = recordedDigest(info.metadata);
   if (recorded && recorded.hex === (await source.digest(recorded.algorithm))) return true;
   const codec = codecOfKey(name, found.key);
   if (!recorded) {
+    // Decrypted with the configured key: an object it cannot decrypt fails here, saying why (exit 65).
     const archived = new Inspector(0, RECORDED_ALGORITHM);
-    await pipeline(await storage.read(found.key), (await loadCodec(codec)).decompress(), archived, new PassThrough().resume());
+    await pipeline([await storage.read(found.key), ...(await decodingStages(codec, config.encryption, found.key)), archived, new PassThrough().resume()]);
     if (archived.bytes === source.size && archived.digest() === (await source.digest(RECORDED_ALGORITHM))) return true;
   }
   if (source.startLsn === undefined) return false;
-  return (await sameWalAsArchived(storage, found.key, codec, { path: source.path, size: source.size, startLsn: source.startLsn })) && "same-wal";
+  const local = { path: source.path, size: source.size, startLsn: source.startLsn };
+  return (await sameWalAsArchived(storage, found.key, codec, local, config.encryption)) && "same-wal";
 }
 
 function reportDuplicate(equal: boolean | "same-wal", name: string, storage: Storage, log: Logger): PushResult {

@@ -3,7 +3,9 @@
 import { readFile } from "node:fs/promises";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { type CodecName, loadCodec } from "../../compress/codec.js";
+import type { CodecName } from "../../compress/codec.js";
+import { decodingStages } from "../../crypto/crypter.js";
+import type { Encryption } from "../../crypto/keys.js";
 import type { Storage } from "../../storage/storage.js";
 import { sameValidWal } from "../../wal/valid-end.js";
 
@@ -19,6 +21,7 @@ export async function sameWalAsArchived(
   key: string,
   codec: CodecName,
   local: { path: string; size: number; startLsn: bigint },
+  encryption?: Encryption,
 ): Promise<boolean> {
   if (local.size > SAME_WAL_LIMIT) return false;
   const chunks: Buffer[] = [];
@@ -32,7 +35,7 @@ export async function sameWalAsArchived(
     },
   });
   try {
-    await pipeline(await storage.read(key), (await loadCodec(codec)).decompress(), collect);
+    await pipeline([await storage.read(key), ...(await decodingStages(codec, encryption, key)), collect]);
   } catch {
     return false;
   }

@@ -40,6 +40,7 @@ exit codes: 0 OK; 1 WARNING; 2 FAILURE (wal-g exits 0 for all three); 75 Postgre
       segmentSize: config().segmentSize,
       uploadingWindow: config().uploadConcurrency,
       delayedWindow: Number(process.env.WALG_INTEGRITY_MAX_DELAYED_WALS || 0),
+      encryption: config().encryption,
     });
     if (result.earliestBackup) log.info(`scanning back to the start of backup ${result.earliestBackup}`);
     else log.warn("no usable backup found; scanning back to segment 1");

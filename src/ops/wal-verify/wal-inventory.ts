@@ -1,6 +1,8 @@
 // What wal_005/ holds, by name only (as wal-g's wal-show/wal-verify read it, walg-compat.md 7).
 import { pipeline } from "node:stream/promises";
-import { loadCodec } from "../../compress/codec.js";
+import { buffer } from "node:stream/consumers";
+import { decodingStages } from "../../crypto/crypter.js";
+import type { Encryption } from "../../crypto/keys.js";
 import { candidateKeys } from "../../wal/archive-keys.js";
 import { WAL_FOLDER, type Storage } from "../../storage/storage.js";
 import { parseLsn } from "../shared/go-format.js";
@@ -76,17 +78,16 @@ export function highestTimeline(names: readonly string[], segmentSize: number): 
 }
 
 /** Records of wal_005/<timeline>.history in any compression; [] when there is no such file. */
-export async function readHistory(storage: Storage, timeline: number): Promise<HistoryRecord[]> {
+export async function readHistory(storage: Storage, timeline: number, encryption?: Encryption): Promise<HistoryRecord[]> {
   const name = `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
   const candidates = candidateKeys(name);
   const [found] = await storage.statAll(candidates.map((candidate) => candidate.key));
   if (!found) return [];
-  const codec = await loadCodec(candidates.find((candidate) => candidate.key === found.key)?.codec ?? "none");
-  const chunks: Buffer[] = [];
-  await pipeline(await storage.read(found.key), codec.decompress(), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) chunks.push(chunk);
-  });
-  return parseHistory(Buffer.concat(chunks).toString("utf8"));
+  const codec = candidates.find((candidate) => candidate.key === found.key)?.codec ?? "none";
+  const stages = await decodingStages(codec, encryption, found.key);
+  const decoded = buffer(stages.at(-1)!);
+  await pipeline([await storage.read(found.key), ...stages]);
+  return parseHistory((await decoded).toString("utf8"));
 }
 
 /** Lines "parentTLI<TAB>X/X<TAB>reason"; anything else (comments, blank lines) is skipped. */

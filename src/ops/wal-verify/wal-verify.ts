@@ -1,5 +1,6 @@
 // wal-native wal-verify: wal-g's "wal-verify integrity timeline" (walg-compat.md 7): walks back from the
 // cluster's current segment to the earliest backup's start segment and reports missing segments.
+import type { Encryption } from "../../crypto/keys.js";
 import type { Storage } from "../../storage/storage.js";
 import { listBackups, readBackupMetadata } from "../shared/backups.js";
 import { stringifyJson } from "../shared/json.js";
@@ -20,6 +21,8 @@ export interface WalVerifyOptions {
   readonly uploadingWindow: number;
   /** WALG_INTEGRITY_MAX_DELAYED_WALS */
   readonly delayedWindow: number;
+  /** The configured client-side encryption: history files are decrypted before they are read. */
+  readonly encryption?: Encryption;
 }
 
 export interface IntegritySequence {
@@ -45,7 +48,7 @@ interface Scanned {
 
 export async function walVerify(storage: Storage, options: WalVerifyOptions): Promise<WalVerifyResult> {
   const inventory = await readWalInventory(storage, options.segmentSize);
-  const history = await readHistory(storage, options.timeline);
+  const history = await readHistory(storage, options.timeline, options.encryption);
   const switches = new Map(history.map((record) => [Number(record.lsn / BigInt(options.segmentSize)), record]));
   const earliest = await earliestBackupStart(storage, options, history);
   const start = Number((options.lsn - 1n) / BigInt(options.segmentSize));

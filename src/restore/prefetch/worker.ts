@@ -367,11 +367,11 @@ class Prefetcher {
       }
       await this.keepMarks.get(name);
       const expect = { file: parseWalFileName(name, 1024 * 1024), systemId: this.systemId };
-      const { localArchiveDir, compression } = this.context.config;
+      const { localArchiveDir, compression, encryption } = this.context.config;
       const publish = { durable: this.durable };
       const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log, publish) : undefined;
       const started = performance.now();
-      if (local === undefined) await downloadVerified(this.storage, destination, expect, compression, publish);
+      if (local === undefined) await downloadVerified(this.storage, destination, expect, compression, { ...publish, encryption });
       this.context.log.debug(`${new Date().toISOString()} published ${name} in ${Math.round(performance.now() - started)} ms`);
       this.published.add(name);
       this.missing.delete(name);
