@@ -166,12 +166,17 @@ async function readBack(storage: Storage, found: ObjectInfo, segment: string, sy
   const scratch = await mkdtemp(join(tmpdir(), "wal-native-check-"));
   try {
     const copy = join(scratch, segment);
-    const bytes = await downloadVerified(storage, copy, { file: parseWalFileName(segment, 1024 * 1024), systemId }, config.compression, { durable: false });
+    const expect = { file: parseWalFileName(segment, 1024 * 1024), systemId };
+    const bytes = await downloadVerified(storage, copy, expect, config.compression, { durable: false, encryption: config.encryption });
     const info = await storage.stat(found.key);
     const digest = recordedDigest(info?.metadata);
     const said = [
       `${found.key}, ${formatBytes(found.size)} for ${formatBytes(bytes)}`,
-      digest ? `${digestLabel(digest.algorithm)} recorded at archive time matches` : "no checksum recorded with the object (header and size checked)",
+      digest
+        ? `${digestLabel(digest.algorithm)} recorded at archive time matches`
+        : config.encryption
+          ? `decrypted with the ${config.encryption.method} key (its authentication checked)`
+          : "no checksum recorded with the object (header and size checked)",
     ];
     const original = dataDir ? await readFile(join(dataDir, "pg_wal", segment)).catch(() => undefined) : undefined;
     if (original) {
