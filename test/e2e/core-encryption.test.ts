@@ -13,6 +13,7 @@ import { loadCodec } from "../../src/compress/codec.js";
 import { loadCrypter } from "../../src/crypto/crypter.js";
 import { encryptionFrom } from "../../src/crypto/keys.js";
 import { getObject, uniquePrefix } from "../support/minio.js";
+import { runBin } from "../support/run-command.js";
 import { findWalg, runWalg } from "../support/walg.js";
 import { VECTORS_DIR } from "../support/walg-vectors.js";
 import { type Codec, type LoadedCluster, type Store, archiveLoad, expectCompleteArchive, fileStore, recoverToRestorePoint, s3Store } from "./core-support.js";
@@ -79,6 +80,16 @@ describe.each(VARIANTS)("$label", (variant) => {
     // The uploader (or upload-ahead) sent files before PostgreSQL asked for them, with the same encryption.
     const archiveLog = await readFile(join(loaded.workDir, "wal-archive.log"), "utf8");
     expect(archiveLog).toMatch(new RegExp(`uploaded ahead: .* ${variant.codec}\\+${variant.settings.WALG_LIBSODIUM_KEY ? "libsodium" : "pgp"}`));
+  });
+
+  it("wal-native check --switch reads a fresh segment back with the key", async () => {
+    const method = variant.settings.WALG_LIBSODIUM_KEY ? "libsodium" : "pgp";
+    const run = await runBin("wal-native", ["check", "--switch"], {
+      env: { ...store.env, WALNATIVE_LOCAL_ARCHIVE: "", PGHOST: loaded.cluster.root, PGPORT: String(loaded.cluster.port), PGUSER: "postgres", PGDATA: loaded.cluster.data },
+    });
+    // Exit 1 at most: no base backup in wal-g's layout is a warning.
+    expect(run.code, run.stdout + run.stderr).toBeLessThanOrEqual(1);
+    expect(run.stdout).toMatch(new RegExp(`ok +switch +[0-9A-F]{24} archived .*decrypted with the ${method} key \\(its authentication checked\\); identical to pg_wal's copy\\)`));
   });
 
   it("recovers a base backup to the restore point through wal-restore and its prefetch worker", async () => {
