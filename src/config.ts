@@ -56,10 +56,16 @@ export interface Config {
   readonly archiveLogFile: string | undefined;
   readonly restoreLogFile: string | undefined;
   readonly logLevel: LogLevel;
-  /** How long wal-restore keeps retrying a storage failure before aborting recovery. */
-  readonly restoreRetryMs: number;
-  /** "abort": exit above 125 on storage errors (default); "not-found": exit 1 like wal-g, for standbys. */
-  readonly restoreFailureMode: "abort" | "not-found";
+  /**
+   * WALNATIVE_RESTORE_RETRY_SECONDS: how long wal-restore keeps retrying a storage failure before it gives up;
+   * undefined when not set (restore/on-error.ts then picks by the kind of recovery).
+   */
+  readonly restoreRetryMs: number | undefined;
+  /**
+   * WALNATIVE_RESTORE_ON_ERROR: what wal-restore answers once it gives up. "abort": exit above 125 (PostgreSQL
+   * aborts recovery); "not-found": exit 1, like wal-g; undefined (unset, or "auto"): by the kind of recovery.
+   */
+  readonly restoreFailureMode: "abort" | "not-found" | undefined;
   readonly uploadConcurrency: number;
   readonly downloadConcurrency: number;
 }
@@ -86,8 +92,8 @@ export function loadConfig(env: Env = process.env): Config {
     archiveLogFile: optionalPath(env, "WALNATIVE_ARCHIVE_LOG", DEFAULTS.archiveLogFile),
     restoreLogFile: optionalPath(env, "WALNATIVE_RESTORE_LOG", DEFAULTS.restoreLogFile),
     logLevel: logLevel(env),
-    restoreRetryMs: integer(env, "WALNATIVE_RESTORE_RETRY_SECONDS", 60, 0, 86400) * 1000,
-    restoreFailureMode: choice(env, "WALNATIVE_RESTORE_ON_ERROR", ["abort", "not-found"], "abort"),
+    restoreRetryMs: optionalSeconds(env, "WALNATIVE_RESTORE_RETRY_SECONDS", 86400),
+    restoreFailureMode: restoreFailureMode(env),
     uploadConcurrency: integer(env, "WALG_UPLOAD_CONCURRENCY", 16, 1, 256),
     downloadConcurrency: integer(env, "WALG_DOWNLOAD_CONCURRENCY", 10, 1, 256),
   });
@@ -245,6 +251,17 @@ function choice<T extends string>(env: Env, name: string, allowed: readonly T[],
   if (raw === undefined || raw.trim() === "") return fallback;
   if ((allowed as readonly string[]).includes(raw.trim())) return raw.trim() as T;
   throw new ConfigError(name, `'${raw}' is not one of ${allowed.join(", ")}`);
+}
+
+/** Whole seconds as milliseconds; undefined when not set. */
+function optionalSeconds(env: Env, name: string, max: number): number | undefined {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === "" ? undefined : integer(env, name, 0, 0, max) * 1000;
+}
+
+function restoreFailureMode(env: Env): "abort" | "not-found" | undefined {
+  const mode = choice(env, "WALNATIVE_RESTORE_ON_ERROR", ["auto", "abort", "not-found"], "auto");
+  return mode === "auto" ? undefined : mode;
 }
 
 /** "" or "off" switches a path setting off. */

@@ -4,6 +4,7 @@ import { ExitCode, NotFoundError, WalNativeError, printable } from "../errors.js
 import { type Logger, createLogger, registerSecrets } from "../log.js";
 import type { Config } from "../config.js";
 import type { RunContext } from "../ops/shared/command.js";
+import { failureExitCode, failureNote, failurePolicy, recoveryKindAt } from "../restore/on-error.js";
 
 declare const __WAL_NATIVE_VERSION__: string | undefined;
 export const VERSION = typeof __WAL_NATIVE_VERSION__ === "string" ? __WAL_NATIVE_VERSION__ : "dev";
@@ -42,9 +43,9 @@ export async function runCommand(
   registerSecrets([env.AWS_SECRET_ACCESS_KEY, env.AWS_SECRET_KEY, env.AWS_SESSION_TOKEN, env.WALG_S3_SSE_C]);
   let log = createLogger({ prefix: invocation.program, level: "info" });
   let code: number;
+  let loaded: Config | undefined;
   try {
     const { loadConfig } = await import("../config.js");
-    let loaded: Config | undefined;
     const config = (): Config => (loaded ??= loadConfig(env));
     if (needsConfig) {
       const { archiveLogFile, restoreLogFile, logLevel } = config();
@@ -53,13 +54,13 @@ export async function runCommand(
     }
     code = (await body({ log, config })) ?? ExitCode.ok;
   } catch (error) {
-    code = reportFailure(error, invocation, log);
+    code = reportFailure(error, invocation, log, loaded);
   }
   await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
   process.exit(code);
 }
 
-function reportFailure(error: unknown, invocation: Invocation, log: Logger): number {
+function reportFailure(error: unknown, invocation: Invocation, log: Logger, config: Config | undefined): number {
   if (error instanceof NotFoundError && invocation.role === "restore") {
     // PostgreSQL asks for files that do not exist all the time (history probes, end of archive).
     log.info(`${error.message}`);
@@ -74,15 +75,11 @@ function reportFailure(error: unknown, invocation: Invocation, log: Logger): num
     log.debug((error as Error)?.stack ?? "");
   }
   if (invocation.role !== "restore") return error instanceof WalNativeError ? error.exitCode : ExitCode.internal;
-  return restoreExitCode();
-}
-
-/**
- * PostgreSQL reads 1-125 from restore_command as "not in the archive" and may promote early; above
- * 125 it aborts recovery. Only WALNATIVE_RESTORE_ON_ERROR=not-found (standbys) asks for wal-g's 1.
- */
-function restoreExitCode(): number {
-  return process.env.WALNATIVE_RESTORE_ON_ERROR === "not-found" ? ExitCode.internal : ExitCode.abortRecovery;
+  // Abort a targeted recovery, "not found" for a standby, unless WALNATIVE_RESTORE_ON_ERROR says otherwise
+  // (restore/on-error.ts); PostgreSQL runs restore_command in the data directory.
+  const policy = failurePolicy(recoveryKindAt("."), config);
+  log.warn(failureNote(policy));
+  return failureExitCode(policy);
 }
 
 export function usageFailure(invocation: Invocation, message: string): never {

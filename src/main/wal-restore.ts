@@ -11,8 +11,10 @@ const invocation: Invocation = {
   Takes a prefetched segment, else looks in the local archive, then in storage
   (wal_005/<file name>.<ext>), verifies the file and writes it to <destination path> atomically.
   Afterwards a background worker prefetches the next WALG_DOWNLOAD_CONCURRENCY segments.
-exit codes: 0 restored; 74 not in the archive (confirmed by storage); 200 anything else
-  (PostgreSQL aborts recovery rather than promoting early; WALNATIVE_RESTORE_ON_ERROR=not-found gives 1).
+exit codes: 0 restored; 74 not in the archive (confirmed by storage); on any other failure (storage
+  failures after WALNATIVE_RESTORE_RETRY_SECONDS, default 60, or 10 on a standby): 200 in a targeted
+  recovery (recovery.signal), so that PostgreSQL aborts it rather than promote early; 1 on a standby
+  (standby.signal), which goes on streaming; WALNATIVE_RESTORE_ON_ERROR=abort or not-found decides instead.
 `,
 };
 

@@ -9,6 +9,7 @@ import { WalSegment, parseWalFileName } from "../wal/file-name.js";
 import { readClusterSystemId } from "../wal/identity.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
+import { clearStorageFailure, failurePolicy, lastStorageFailure, noteStorageFailure, recoveryKindAt } from "./on-error.js";
 import { type Expectation, downloadVerified, fromLocalArchive } from "./download.js";
 import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker, takePrefetched } from "./prefetch/worker.js";
 
@@ -56,8 +57,13 @@ export async function fetchWalFile(name: string, destination: string, context: F
     log.info(`restored ${name} from prefetch (${elapsed()})`);
     return "prefetch";
   }
+  // A standby whose store failed a moment ago tries it once (on-error.ts), and starts no worker meanwhile.
+  const kind = recoveryKindAt(context.dataDir ?? ".");
+  const lastFailure = recovering && kind === "standby" ? await lastStorageFailure(walDir) : undefined;
+  const policy = failurePolicy(kind, config, lastFailure);
   // The first call of a recovery (a history probe or a segment) starts the worker while it fetches.
-  const early = recovering && file.kind !== "backup" ? await startPrefetchWorker(walDir, config).catch(() => undefined) : undefined;
+  const startWorker = recovering && file.kind !== "backup" && policy.retryMs > 0;
+  const early = startWorker ? await startPrefetchWorker(walDir, config).catch(() => undefined) : undefined;
   if (early) await seedPrefetch(walDir, file.kind === "segment" ? name : undefined, context).catch(() => undefined);
   const expect: Expectation = { file, systemId: await readClusterSystemId(context.dataDir ?? ".") };
   let source: FetchSource = "local archive";
@@ -69,17 +75,24 @@ export async function fetchWalFile(name: string, destination: string, context: F
     try {
       const storage = await context.storage();
       bytes = await withRetry(() => downloadVerified(storage, destination, expect, config.compression, { ...publish, encryption: config.encryption }), {
-        deadlineMs: config.restoreRetryMs,
+        deadlineMs: policy.retryMs,
         // A body cut short can decode as corrupt; one fresh download tells a bad transfer from a bad object.
         retryable: (error, attempt) => isTransient(error) || (error instanceof CorruptDataError && attempt < 2),
         onRetry: (error, attempt, delay) =>
           log.warn(`attempt ${attempt} for ${name} failed, retrying in ${Math.round(delay)} ms: ${(error as Error).message}`),
       });
     } catch (error) {
-      // "Not in the archive" is routine (history probes); anything else aborts the recovery.
-      if (early && !(error instanceof NotFoundError)) await stopEarlyWorker(early);
+      // "Not in the archive" is routine (history probes); for anything else PostgreSQL stops or goes on (on-error.ts)
+      // without this call's worker.
+      if (!(error instanceof NotFoundError)) {
+        if (early) await stopEarlyWorker(early);
+        if (recovering && policy.kind === "standby") await noteStorageFailure(walDir).catch(() => undefined);
+      } else if (lastFailure !== undefined) {
+        await clearStorageFailure(walDir); // storage answered
+      }
       throw error;
     }
+    if (lastFailure !== undefined) await clearStorageFailure(walDir);
   }
   log.info(`restored ${name} from ${source === "storage" ? (await context.storage()).label : "the local archive"} (${formatBytes(bytes)}, ${elapsed()})`);
   if (recovering && file.kind === "segment") {
