@@ -11,6 +11,8 @@ const USAGE = `usage: wal-native restore-prepare [<data dir>] [options]
   Prepares a data directory (default $PGDATA) for archive recovery on PostgreSQL 12+: writes
   restore_command and the recovery target into postgresql.auto.conf (replacing earlier recovery
   settings; never recovery.conf) and creates recovery.signal. Then start the server.
+  With --standby it creates standby.signal instead: the server starts as a standby that replays
+  from the archive and from its primary, and never promotes on its own.
 target (one of; default --target-latest):
   --target-latest             replay every archived WAL file (newest timeline)
   --target-immediate          stop as soon as the base backup is consistent
@@ -21,6 +23,12 @@ target (one of; default --target-latest):
   --inclusive | --exclusive   stop just after (PostgreSQL's default) or just before the target
   --target-action <action>    once the target is reached: promote (default), pause or shutdown
   --target-timeline <tli>     latest (default), current or a timeline number
+standby (instead of a target):
+  --standby                   create standby.signal (and remove recovery.signal); on a standby,
+                              wal-restore answers a storage failure with "not found" after a short
+                              retry, so the standby goes on streaming instead of shutting down
+  --primary-conninfo <info>   with --standby: primary_conninfo, e.g. 'host=primary port=5432
+                              user=replicator' (else an earlier primary_conninfo stays as it is)
 other options:
   --restore-command <cmd>     default: '<install dir>/bin/wal-restore %f %p'
   --fetch [<backup>]          first run 'wal-g backup-fetch <data dir> <backup>' (default LATEST);
@@ -35,6 +43,10 @@ exit codes: 0 prepared; 64 bad arguments; 65 running, not empty before --fetch, 
 
 interface Parsed {
   dataDir?: string;
+  standby: boolean;
+  primaryConninfo?: string;
+  /** --target-action was given (a standby takes none). */
+  actionGiven: boolean;
   target: RecoveryTarget;
   action: TargetAction;
   timeline: string;
@@ -47,13 +59,13 @@ interface Parsed {
 }
 
 const VALUE_OPTIONS = ["--target-time", "--target-xid", "--target-name", "--target-lsn", "--target-action",
-  "--target-timeline", "--restore-command", "--walg", "--pg-bin"];
+  "--target-timeline", "--restore-command", "--walg", "--pg-bin", "--primary-conninfo"];
 /** What may follow a bare --fetch as its backup name (anything else is the data directory). */
 const BACKUP_NAME = /^(LATEST|base_[0-9A-Za-z_]+)$/;
 
 /** Parses the arguments; throws UsageError. */
 export function parseArgs(args: readonly string[]): Parsed {
-  const parsed: Parsed = { target: { kind: "latest" }, action: "promote", timeline: "latest", force: false };
+  const parsed: Parsed = { target: { kind: "latest" }, action: "promote", timeline: "latest", force: false, standby: false, actionGiven: false };
   let targets = 0;
   const setTarget = (target: RecoveryTarget): void => {
     if (++targets > 1) throw new UsageError("give only one recovery target (PostgreSQL allows one)");
@@ -79,7 +91,10 @@ export function parseArgs(args: readonly string[]): Parsed {
           throw new UsageError(`--target-action '${value}': expected promote, pause or shutdown`);
         }
         parsed.action = value as TargetAction;
+        parsed.actionGiven = true;
         break;
+      case "--standby": parsed.standby = true; break;
+      case "--primary-conninfo": parsed.primaryConninfo = value; break;
       case "--target-timeline": parsed.timeline = value as string; break;
       case "--inclusive": case "--exclusive":
         if (parsed.inclusive !== undefined) throw new UsageError("give only one of --inclusive and --exclusive");
@@ -100,6 +115,9 @@ export function parseArgs(args: readonly string[]): Parsed {
         if (parsed.dataDir !== undefined) throw new UsageError(`unexpected argument '${arg}' (one data directory only)`);
         parsed.dataDir = arg;
     }
+  }
+  if (parsed.standby && (parsed.actionGiven || parsed.inclusive !== undefined)) {
+    throw new UsageError("--target-action, --inclusive and --exclusive are for a targeted recovery, not for --standby");
   }
   return parsed;
 }
@@ -129,16 +147,27 @@ export const command: ToolCommand = {
     const restoreCommand = parsed.restoreCommand ?? `${shellWord(ourBin("wal-restore"))} %f %p`;
     const report = await prepareRecovery({
       dataDir: resolve(dataDir),
-      recovery: { target: parsed.target, action: parsed.action, timeline: parsed.timeline, inclusive: parsed.inclusive, restoreCommand },
+      recovery: {
+        mode: parsed.standby ? "standby" : "targeted", primaryConninfo: parsed.primaryConninfo,
+        target: parsed.target, action: parsed.action, timeline: parsed.timeline, inclusive: parsed.inclusive, restoreCommand,
+      },
       fetch,
       force: parsed.force,
       serverMajor: () => serverMajor(parsed.pgBin),
     }, log);
-    for (const [name, value] of report.settings) log.info(`set ${name} = '${value.replaceAll("'", "''")}'`);
+    for (const [name, value] of report.settings) log.info(`set ${name} = '${shown(name, value).replaceAll("'", "''")}'`);
     log.info(`wrote ${report.autoConf} and created ${report.signal}`);
     log.info(`next: start the server (pg_ctl -D ${resolve(dataDir)} start) with the storage settings in its environment`);
   },
 };
+
+/** A value as printed: a password in primary_conninfo (libpq's key=value form or a URI) is never shown. */
+export function shown(name: string, value: string): string {
+  if (name !== "primary_conninfo") return value;
+  return value
+    .replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, "$1***")
+    .replace(/(:\/\/[^:@/\s]*:)[^@\s]*@/, "$1***@");
+}
 
 /** Our own launcher beside this bundle (dist/ -> bin/), else the bare name for PATH. */
 function ourBin(name: string): string {

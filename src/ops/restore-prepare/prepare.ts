@@ -1,4 +1,5 @@
-// restore-prepare: turn a data directory into one that recovers from the archive (PostgreSQL 12+ style).
+// restore-prepare: turn a data directory into one that recovers from the archive, or into a standby that reads it
+// (PostgreSQL 12+ style).
 import { spawn } from "node:child_process";
 import { chown, mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -12,7 +13,14 @@ export type RecoveryTarget =
 
 export type TargetAction = "promote" | "pause" | "shutdown";
 
+/** "targeted": recovery.signal (recover, then promote, pause or stop); "standby": standby.signal (follow a primary). */
+export type RecoveryMode = "targeted" | "standby";
+
 export interface RecoveryOptions {
+  /** Undefined: targeted. */
+  readonly mode?: RecoveryMode;
+  /** A standby's connection to its primary (primary_conninfo); left as it is when undefined. */
+  readonly primaryConninfo?: string;
   readonly target: RecoveryTarget;
   readonly action: TargetAction;
   /** "latest", "current" or a timeline number. */
@@ -58,6 +66,16 @@ export function validateRecovery(options: RecoveryOptions): void {
   if (options.restoreCommand.trim() === "" || /[\n\r\0]/.test(options.restoreCommand)) {
     throw new UsageError("--restore-command must be one non-empty line");
   }
+  if (options.primaryConninfo !== undefined) {
+    if (options.mode !== "standby") throw new UsageError("--primary-conninfo is for a standby: add --standby");
+    if (options.primaryConninfo.trim() === "" || /[\u0000-\u001f\u007f]/.test(options.primaryConninfo)) {
+      throw new UsageError("--primary-conninfo must be one non-empty line, like 'host=primary.example port=5432 user=replicator'");
+    }
+  }
+  // A standby replays whatever its primary writes, on the newest timeline; a target would make it stop there.
+  if (options.mode === "standby" && target.kind !== "latest") {
+    throw new UsageError(`--target-${target.kind} is for a targeted recovery; a standby follows its primary (leave out --standby to recover to a target)`);
+  }
 }
 
 const TARGET_CHECKS: Record<"time" | "xid" | "name" | "lsn", (value: string) => string | undefined> = {
@@ -79,6 +97,7 @@ export function recoverySettings(options: RecoveryOptions): Array<[string, strin
   if (options.inclusive !== undefined) settings.push(["recovery_target_inclusive", options.inclusive ? "on" : "off"]);
   if (target.kind !== "latest") settings.push(["recovery_target_action", options.action]);
   settings.push(["recovery_target_timeline", options.timeline]);
+  if (options.primaryConninfo !== undefined) settings.push(["primary_conninfo", options.primaryConninfo]);
   return settings;
 }
 
@@ -87,9 +106,9 @@ export function quoteSetting(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** Drops earlier recovery settings (and our marker) from the file's text and appends the new ones. */
+/** Drops earlier recovery settings, earlier values of what it writes, and our marker from the file's text, and appends the new ones. */
 export function rewriteAutoConf(existing: string, settings: ReadonlyArray<readonly [string, string]>): string {
-  const owned = new Set<string>(RECOVERY_SETTINGS);
+  const owned = new Set<string>([...RECOVERY_SETTINGS, ...settings.map(([name]) => name)]);
   const kept = existing.split("\n").filter((line) => {
     if (line.trim() === MARKER) return false;
     const name = /^\s*([A-Za-z_][\w.]*)\s*(=|\s)/.exec(line)?.[1]?.toLowerCase();
@@ -133,10 +152,12 @@ export async function prepareRecovery(options: PrepareOptions, log: Logger): Pro
   const autoConf = join(dataDir, "postgresql.auto.conf");
   const existing = await readFile(autoConf, "utf8").catch(() => "");
   await writeOwned(autoConf, rewriteAutoConf(existing, settings), owner);
-  const signal = join(dataDir, "recovery.signal");
+  const standby = options.recovery.mode === "standby";
+  const signal = join(dataDir, standby ? "standby.signal" : "recovery.signal");
   await writeOwned(signal, "", owner);
   await removeStale(join(dataDir, "recovery.conf"), "PostgreSQL 12 and later refuse to start while it exists", log);
-  await removeStale(join(dataDir, "standby.signal"), "it would start a standby instead of a targeted recovery", log);
+  if (standby) await removeStale(join(dataDir, "recovery.signal"), "beside standby.signal it is ignored (the server starts as a standby)", log);
+  else await removeStale(join(dataDir, "standby.signal"), "it would start a standby instead of a targeted recovery", log);
   if (owner.uid === 0) log.warn(`'${dataDir}' is owned by root; PostgreSQL will not run it: chown -R postgres: ${dataDir}`);
   return { settings, autoConf, signal };
 }

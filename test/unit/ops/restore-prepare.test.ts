@@ -7,7 +7,7 @@ import {
   type PrepareOptions, type RecoveryOptions, prepareRecovery, quoteSetting, recoverySettings, rewriteAutoConf,
   shellWord, validateRecovery,
 } from "../../../src/ops/restore-prepare/prepare.js";
-import { parseArgs } from "../../../src/ops/restore-prepare/command.js";
+import { parseArgs, shown } from "../../../src/ops/restore-prepare/command.js";
 import { WalNativeError } from "../../../src/errors.js";
 import type { Logger } from "../../../src/log.js";
 
@@ -82,15 +82,24 @@ describe("recovery settings", () => {
 
 describe("restore-prepare arguments", () => {
   it("defaults to the latest target, promote and the latest timeline", () => {
-    expect(parseArgs(["/data"])).toEqual({ dataDir: "/data", target: { kind: "latest" }, action: "promote", timeline: "latest", force: false });
+    expect(parseArgs(["/data"])).toEqual({
+      dataDir: "/data", target: { kind: "latest" }, action: "promote", timeline: "latest", force: false, standby: false, actionGiven: false,
+    });
   });
 
   it("reads every option, with and without '='", () => {
     expect(parseArgs(["--target-time=2024-01-08 14:30:00+00", "--exclusive", "--target-action", "shutdown", "/d",
       "--target-timeline", "3", "--restore-command", "x %f %p", "--pg-bin", "/pg", "--walg", "/w", "--force"])).toEqual({
       dataDir: "/d", target: { kind: "time", value: "2024-01-08 14:30:00+00" }, inclusive: false, action: "shutdown",
-      timeline: "3", restoreCommand: "x %f %p", pgBin: "/pg", walg: "/w", force: true,
+      timeline: "3", restoreCommand: "x %f %p", pgBin: "/pg", walg: "/w", force: true, standby: false, actionGiven: true,
     });
+  });
+
+  it("reads --standby and --primary-conninfo", () => {
+    expect(parseArgs(["/d", "--standby", "--primary-conninfo", "host=p port=5432"])).toMatchObject({
+      dataDir: "/d", standby: true, primaryConninfo: "host=p port=5432", target: { kind: "latest" },
+    });
+    expect(parseArgs(["--primary-conninfo=host=p user=r", "--standby"])).toMatchObject({ standby: true, primaryConninfo: "host=p user=r" });
   });
 
   it.each([
@@ -108,6 +117,9 @@ describe("restore-prepare arguments", () => {
     [["--inclusive", "--exclusive"], /only one of --inclusive/],
     [["/a", "/b"], /one data directory only/],
     [["--frobnicate"], /unknown option '--frobnicate'/],
+    [["--standby", "--target-action", "pause"], /for a targeted recovery, not for --standby/],
+    [["--standby", "--target-time", "2024-01-08 14:30:00+00", "--exclusive"], /for a targeted recovery, not for --standby/],
+    [["--primary-conninfo"], /--primary-conninfo needs a value/],
   ])("refuses %j", (args, message) => {
     expect(() => parseArgs(args)).toThrow(message);
   });
@@ -151,6 +163,45 @@ describe("preparing a data directory", () => {
     await expect(stat(join(dir, "recovery.conf"))).rejects.toThrow(/ENOENT/);
     await expect(stat(join(dir, "standby.signal"))).rejects.toThrow(/ENOENT/);
     expect(lines.filter((l) => l.startsWith("warn: removed"))).toHaveLength(2);
+  });
+
+  it("prepares a standby: standby.signal, primary_conninfo replaced, recovery.signal and an earlier target removed", async () => {
+    const dir = await dataDir();
+    await writeFile(join(dir, "postgresql.auto.conf"), "port = '5499'\nprimary_conninfo = 'host=old'\nrecovery_target_name = 'p0'\n");
+    await writeFile(join(dir, "recovery.signal"), "");
+    lines.length = 0;
+    const recovery: RecoveryOptions = { ...base, mode: "standby", primaryConninfo: "host=primary port=5432 user=replicator" };
+    const report = await prepareRecovery(options(dir, { recovery }), log);
+    expect(await readFile(join(dir, "postgresql.auto.conf"), "utf8")).toBe([
+      "port = '5499'", "# recovery settings written by wal-native restore-prepare", "restore_command = 'wal-restore %f %p'",
+      "recovery_target_timeline = 'latest'", "primary_conninfo = 'host=primary port=5432 user=replicator'", ""].join("\n"));
+    expect(report.signal).toBe(join(dir, "standby.signal"));
+    expect((await stat(join(dir, "standby.signal"))).size).toBe(0);
+    await expect(stat(join(dir, "recovery.signal"))).rejects.toThrow(/ENOENT/);
+    expect(lines.filter((l) => l.startsWith("warn: removed"))).toEqual([`warn: removed ${join(dir, "recovery.signal")}: beside standby.signal it is ignored (the server starts as a standby)`]);
+  });
+
+  it("leaves a standby's primary_conninfo alone when none is given", async () => {
+    const dir = await dataDir();
+    await writeFile(join(dir, "postgresql.auto.conf"), "primary_conninfo = 'host=kept'\n");
+    await prepareRecovery(options(dir, { recovery: { ...base, mode: "standby" } }), log);
+    expect(await readFile(join(dir, "postgresql.auto.conf"), "utf8")).toContain("primary_conninfo = 'host=kept'\n");
+  });
+
+  it.each([
+    [{ primaryConninfo: "host=p" }, /--primary-conninfo is for a standby: add --standby/],
+    [{ mode: "standby", primaryConninfo: " " }, /--primary-conninfo must be one non-empty line/],
+    [{ mode: "standby", primaryConninfo: "host=p\nport=1" }, /--primary-conninfo must be one non-empty line/],
+    [{ mode: "standby", target: { kind: "name", value: "p1" } }, /--target-name is for a targeted recovery; a standby follows its primary/],
+  ] as const)("refuses standby settings %o", (more, message) => {
+    expect(() => validateRecovery({ ...base, ...more } as RecoveryOptions)).toThrow(message);
+  });
+
+  it("never prints a password given in primary_conninfo", () => {
+    expect(shown("primary_conninfo", "host=p password=s3cret user=r")).toBe("host=p password=*** user=r");
+    expect(shown("primary_conninfo", "host=p password = 'it\\'s s3cret' user=r")).toBe("host=p password = *** user=r");
+    expect(shown("primary_conninfo", "postgresql://rep:s3cret@primary:5432/db")).toBe("postgresql://rep:***@primary:5432/db");
+    expect(shown("restore_command", "password=x")).toBe("password=x");
   });
 
   it("refuses a running data directory, unless forced", async () => {
