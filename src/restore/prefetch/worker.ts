@@ -384,8 +384,10 @@ class Prefetcher {
         this.context.log.debug(`${new Date().toISOString()} ${name} is not in the archive`);
         this.missing.add(name);
         // Storage's answer, at most MISSING_RETRY_MS plus one request old: bin/wal-restore answers
-        // 74 from it while it is fresh (a few seconds), as if it had asked a moment earlier.
-        await writeFile(`${destination}.missing`, "", { mode: 0o600 });
+        // 74 from it while it is fresh (a few seconds), as if it had asked a moment earlier. Never for a
+        // history file: PostgreSQL picks its new timeline from those answers, and another cluster recovered
+        // from this archive may archive one at any moment (bin/wal-restore asks storage for each).
+        if (!name.endsWith(".history")) await writeFile(`${destination}.missing`, "", { mode: 0o600 });
       } else {
         this.context.log.warn(`prefetch of ${name} failed: ${(error as Error).message}`);
       }
