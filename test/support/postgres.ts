@@ -3,6 +3,7 @@
 // Every cluster and work dir made here is stopped/removed in afterAll (registered on import).
 import { spawn } from "node:child_process";
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, inject } from "vitest";
@@ -106,14 +107,39 @@ export async function initCluster(
  * with the binaries of `like`. Tracked for cleanup; nothing is written to its configuration.
  */
 export async function clusterAt(root: string, like: Pick<Cluster, "bin" | "major">): Promise<Cluster> {
-  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log"), bin: like.bin, major: like.major };
+  const cluster: Cluster = { root, data: join(root, "data"), port: await clusterPort(), logFile: join(root, "postgres.log"), bin: like.bin, major: like.major };
   clusters.push(cluster);
   return cluster;
 }
 
+/**
+ * A free port for a cluster, below the kernel's ephemeral range (ip_local_port_range). A port from
+ * freePort() (port 0) lies inside that range, where every outgoing connection on the machine (S3 clients,
+ * other test runs) takes ports too, and it can be taken before the server binds it: seen under load as
+ * "could not bind IPv4 address "127.0.0.1": Address already in use".
+ */
+async function clusterPort(): Promise<number> {
+  const range = await readFile("/proc/sys/net/ipv4/ip_local_port_range", "utf8").catch(() => "");
+  const ephemeralStart = Number(range.trim().split(/\s+/)[0]);
+  if (!(ephemeralStart > 11_000)) return freePort();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (ephemeralStart - 10_000));
+    if (await canBind(port)) return port;
+  }
+  return freePort();
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
 /** Gives an existing data dir at root/data its own port and socket dir, and tracks it for cleanup. */
 async function adopt(root: string, like: Pick<Cluster, "bin" | "major">): Promise<Cluster> {
-  const cluster: Cluster = { root, data: join(root, "data"), port: await freePort(), logFile: join(root, "postgres.log"), bin: like.bin, major: like.major };
+  const cluster: Cluster = { root, data: join(root, "data"), port: await clusterPort(), logFile: join(root, "postgres.log"), bin: like.bin, major: like.major };
   clusters.push(cluster);
   await configure(cluster, {
     port: cluster.port, listen_addresses: "127.0.0.1", unix_socket_directories: root,
@@ -134,11 +160,23 @@ export async function configure(cluster: Cluster, settings: Record<string, strin
   await chown(file, uid, gid);
 }
 
-/** pg_ctl start -w; `env` reaches the server and so archive_command/restore_command. */
+/**
+ * pg_ctl start -w; `env` reaches the server and so archive_command/restore_command. A port another process
+ * took in the meantime is replaced by a new one (cluster.port changes), up to twice.
+ */
 export async function start(cluster: Cluster, env: Record<string, string> = {}): Promise<void> {
-  const res = await runAsPostgres(join(cluster.bin, "pg_ctl"),
-    ["-D", cluster.data, "-l", cluster.logFile, "-w", "-t", "120", "start"], { env, check: false });
-  if (res.code !== 0) throw new Error(`pg_ctl start failed (${res.code}): ${res.stderr}\n${await logTail(cluster)}`);
+  for (let attempt = 1; ; attempt++) {
+    const res = await runAsPostgres(join(cluster.bin, "pg_ctl"),
+      ["-D", cluster.data, "-l", cluster.logFile, "-w", "-t", "120", "start"], { env, check: false });
+    if (res.code === 0) return;
+    const tail = await logTail(cluster, 8);
+    if (attempt < 3 && /could not bind .*Address already in use/.test(tail)) {
+      cluster.port = await clusterPort();
+      await configure(cluster, { port: cluster.port });
+      continue;
+    }
+    throw new Error(`pg_ctl start failed (${res.code}): ${res.stderr}\n${await logTail(cluster)}`);
+  }
 }
 
 export async function stop(cluster: Cluster, mode: "smart" | "fast" | "immediate" = "fast"): Promise<void> {
