@@ -40,13 +40,21 @@ export async function runCommand(
   const env = process.env;
   // The SDK warns about Node 20 on every start; PostgreSQL's log would get one line per WAL file.
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  registerSecrets([env.AWS_SECRET_ACCESS_KEY, env.AWS_SECRET_KEY, env.AWS_SESSION_TOKEN, env.WALG_S3_SSE_C]);
+  const sseCustomerKeys = [env.WALG_S3_SSE_C, env.S3_SSE_C, env.WALE_S3_SSE_C];
+  registerSecrets([
+    env.AWS_SECRET_ACCESS_KEY, env.AWS_SECRET_KEY, env.AWS_SESSION_TOKEN,
+    // The SSE-C key also travels in base64 in a request header.
+    ...sseCustomerKeys, ...sseCustomerKeys.map((key) => (key ? Buffer.from(key).toString("base64") : undefined)),
+    env.WALG_LIBSODIUM_KEY, env.WALG_PGP_KEY, env.WALG_PGP_KEY_PASSPHRASE,
+  ]);
   let log = createLogger({ prefix: invocation.program, level: "info" });
   let code: number;
   let loaded: Config | undefined;
   try {
     const { loadConfig } = await import("../config.js");
     const config = (): Config => (loaded ??= loadConfig(env));
+    // A wal-g setting we do not support stops every command, also those that need no storage (loadConfig checks too).
+    if (!needsConfig) (await import("../walg-settings.js")).refuseUnsupportedSettings(env);
     if (needsConfig) {
       const { archiveLogFile, restoreLogFile, logLevel } = config();
       const file = invocation.role === "archive" ? archiveLogFile : invocation.role === "restore" ? restoreLogFile : undefined;
