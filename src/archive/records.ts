@@ -20,17 +20,26 @@ export function recordDir(walDir: string, kind: RecordKind = "uploaded"): string
 
 /**
  * The settings a record was made under, in the exact form bin/wal-archive builds it:
- * ${WALG_S3_PREFIX:-$WALE_S3_PREFIX}|${WALG_FILE_PREFIX:-$WALE_FILE_PREFIX}|$WALG_STORAGE_PREFIX|$AWS_ENDPOINT|$WALG_COMPRESSION_METHOD
- * The compression method is part of it: it decides the object's key and bytes, and archive_command may
- * change it with a reload while the uploader, started under the old one, still runs.
+ * ${WALG_S3_PREFIX:-$WALE_S3_PREFIX}|${WALG_FILE_PREFIX:-$WALE_FILE_PREFIX}|$WALG_STORAGE_PREFIX|$AWS_ENDPOINT|$WALG_COMPRESSION_METHOD|
+ * ${WALG_PGP_KEY:+pgp}$WALG_PGP_KEY_PATH|${WALG_LIBSODIUM_KEY:+libsodium}$WALG_LIBSODIUM_KEY_PATH|$WALG_LIBSODIUM_KEY_TRANSFORM|
+ * ${WALG_S3_SSE_C:+sse-c}${S3_SSE_C:+sse-c}${WALE_S3_SSE_C:+sse-c}
+ * The compression method and the encryption are part of it: they decide the object's key and bytes, and
+ * archive_command may change them with a reload while the uploader, started under the old ones, still runs.
+ * Keys appear only as whether they are set (these files are not secret): a new inline key of the same method
+ * is not noticed, so files uploaded ahead until the uploader's next restart keep the old key.
  */
 export function settingsFingerprint(env: Env): string {
+  const set = (name: string, word: string) => (env[name] ? word : "");
   return [
     env.WALG_S3_PREFIX || env.WALE_S3_PREFIX || "",
     env.WALG_FILE_PREFIX || env.WALE_FILE_PREFIX || "",
     env.WALG_STORAGE_PREFIX ?? "",
     env.AWS_ENDPOINT ?? "",
     env.WALG_COMPRESSION_METHOD ?? "",
+    `${set("WALG_PGP_KEY", "pgp")}${env.WALG_PGP_KEY_PATH ?? ""}`,
+    `${set("WALG_LIBSODIUM_KEY", "libsodium")}${env.WALG_LIBSODIUM_KEY_PATH ?? ""}`,
+    env.WALG_LIBSODIUM_KEY_TRANSFORM ?? "",
+    `${set("WALG_S3_SSE_C", "sse-c")}${set("S3_SSE_C", "sse-c")}${set("WALE_S3_SSE_C", "sse-c")}`,
   ].join("|");
 }
 
