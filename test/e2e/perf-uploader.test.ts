@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { makeSegment } from "../support/wal.js";
 import { type WalScratch, segmentNames, walScratch } from "../support/pg-wal-scratch.js";
 import { runBin } from "../support/run-command.js";
+import { settingsFingerprint } from "../../src/archive/records.js";
 
 const roots: string[] = [];
 afterAll(async () => {
@@ -85,7 +86,7 @@ const stored = (dir: Scratch): string[] => (existsSync(join(dir.store, "wal_005"
 function recordFor(dir: Scratch, name: string): string {
   const info = statSync(join(dir.wal, name), { bigint: true });
   const mtime = `${info.mtimeNs / 1_000_000_000n}.${(info.mtimeNs % 1_000_000_000n).toString().padStart(9, "0")}`;
-  return `v1 ${info.size} ${mtime} ${info.ino} |${dir.store}|||\nfake summary\n`;
+  return `v1 ${info.size} ${mtime} ${info.ino} ${settingsFingerprint(dir.env)}\nfake summary\n`;
 }
 
 describe("background uploader", () => {

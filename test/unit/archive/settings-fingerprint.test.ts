@@ -19,7 +19,7 @@ describe("the record's settings, in sh and in TypeScript", () => {
     expect(expression).toMatch(/WALG_COMPRESSION_METHOD/);
   });
 
-  it.each([
+  it.each<Record<string, string>>([
     {},
     { WALG_S3_PREFIX: "s3://bucket/path", AWS_ENDPOINT: "http://127.0.0.1:9000", WALG_COMPRESSION_METHOD: "brotli" },
     { WALE_S3_PREFIX: "s3://b", WALG_STORAGE_PREFIX: "x" },
