@@ -5,11 +5,13 @@
 // The live suite (compat-walg-vectors-live) checks that these vectors still match what wal-g writes.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { getObject, listKeys, minioEnv, putObject, uniquePrefix } from "../support/minio.js";
+import { getObject, listKeys, minioEnv, minioInfo, putObject, uniquePrefix } from "../support/minio.js";
+import { s3ClientFor } from "../support/minio-server.js";
 import { tempDir } from "../support/temp-dir.js";
 import { runBin } from "../support/run-command.js";
 import { requireTool } from "../support/tools.js";
@@ -44,9 +46,6 @@ beforeAll(async () => {
 async function newStore(backend: "file" | "minio", label: string): Promise<Store> {
   if (backend === "minio") {
     const prefix = uniquePrefix(label);
-    const { DeleteObjectCommand } = await import("@aws-sdk/client-s3");
-    const { s3ClientFor } = await import("../support/minio-server.js");
-    const { minioInfo } = await import("../support/minio.js");
     return {
       env: minioEnv(prefix),
       put: (key, body) => putObject(`${prefix}/${key}`, body),
@@ -58,7 +57,6 @@ async function newStore(backend: "file" | "minio", label: string): Promise<Store
     };
   }
   const root = await mkdtemp(join(scratch, `${label}-`));
-  const { readdir } = await import("node:fs/promises");
   return {
     env: { WALG_FILE_PREFIX: root },
     put: async (key, body, mtime) => {
@@ -181,9 +179,6 @@ describe("wal-archive puts every kind of file where wal-g v3.0.9 does, for each 
     if (layout.storage === "s3") {
       // A bucket of its own: several settings write to the bucket root.
       const bucket = `layout-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}`;
-      const { CreateBucketCommand, ListObjectsV2Command } = await import("@aws-sdk/client-s3");
-      const { s3ClientFor } = await import("../support/minio-server.js");
-      const { minioInfo } = await import("../support/minio.js");
       const client = s3ClientFor(minioInfo());
       await client.send(new CreateBucketCommand({ Bucket: bucket }));
       env = { ...minioEnv("unused"), WALG_S3_PREFIX: layout.prefix.replace("walg-layout", bucket), ...layout.settings };
