@@ -5,10 +5,11 @@
 // parses its ~1.4 MB.
 import { build } from "esbuild";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { FLAG_SETS, cacheKey } from "./code-cache.mjs";
 
 const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+const externals = JSON.parse(readFileSync(new URL("./externals.json", import.meta.url), "utf8"));
 const entries = ["wal-archive", "wal-restore", "wal-native"];
 const bundles = [...entries, "s3"];
 
@@ -20,9 +21,9 @@ const common = {
   minify: false,
   sourcemap: false,
   legalComments: "none",
-  // Native addons load their platform binary at run time; they stay in node_modules. So does OpenPGP.js, ~500 KB
-  // that only a configured WALG_PGP_KEY loads.
-  external: ["lz4", "@node-rs/xxhash", "zstd-napi", "@napi-rs/lzma", "pg", "pg-native", "sodium-native", "openpgp"],
+  // Native addons load their platform binary at run time; they stay in node_modules (scripts/externals.json). So does
+  // OpenPGP.js, ~500 KB that only a configured WALG_PGP_KEY loads.
+  external: [...externals.external, ...externals.optional],
   define: { __WAL_NATIVE_VERSION__: JSON.stringify(version) },
   // import() of a .cjs file goes through the ESM loader, which scans it for exports (~100 ms for
   // the SDK bundle); require() does not.
@@ -114,4 +115,29 @@ for (const name of bundles) {
     if (made.status !== 0) throw new Error(`could not write ${out}`);
   }
 }
+await renderLaunchers(process.env.WALNATIVE_NODE || process.execPath);
+
+/**
+ * bin/wal-archive, bin/wal-restore and bin/wal-native from the templates in src/fastpath/launchers/, with the names,
+ * record format and wait budgets of src/fastpath/protocol.ts (the one definition the TypeScript uses too) and the
+ * absolute path of the node that built them (scripts/install.sh writes the installed one; WALNATIVE_NODE at run
+ * time overrides both). Exported for the test that checks no placeholder is left and every one is used.
+ */
+export async function renderLaunchers(node) {
+  const bundled = await build({ entryPoints: ["src/fastpath/protocol.ts"], bundle: true, format: "esm", platform: "node", write: false, logLevel: "warning" });
+  const protocol = await import(`data:text/javascript;base64,${Buffer.from(bundled.outputFiles[0].text).toString("base64")}`);
+  const values = { ...protocol.shConstants(node), COMMON: readFileSync("src/fastpath/launchers/common.sh", "utf8").trimEnd() };
+  mkdirSync("bin", { recursive: true });
+  for (const name of ["wal-archive", "wal-restore", "wal-native"]) {
+    const template = readFileSync(`src/fastpath/launchers/${name}.sh`, "utf8");
+    // COMMON first: its own placeholders are filled in the same pass as the template's.
+    const text = template.replace("@@COMMON@@", () => values.COMMON).replace(/@@([A-Z_]+)@@/g, (whole, key) => {
+      if (!(key in values)) throw new Error(`src/fastpath/launchers/${name}.sh: unknown placeholder ${whole}`);
+      return values[key];
+    });
+    writeFileSync(`bin/${name}`, text);
+    chmodSync(`bin/${name}`, 0o755);
+  }
+}
+
 console.log(`built ${bundles.map((name) => `dist/${name}.cjs`).join(", ")} (each a loader of its .main.cjs with V8 code caches)`);

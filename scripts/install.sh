@@ -31,13 +31,31 @@ for script in init-walg monitor-walg test-restore test-pitr dr-drill; do
 done
 chmod 755 "$prefix"/bin/* "$prefix"/scripts/*.sh
 
-# The bundle's external modules (build.mjs "external") and everything they need, as installed by npm.
+# The launchers start node by its absolute path, never through PostgreSQL's PATH (a systemd unit's or nvm's
+# node is not on it): WALNATIVE_NODE at install time, else the node on this PATH. WALNATIVE_NODE in the
+# server's environment still overrides it at run time.
+node_path=${WALNATIVE_NODE:-$(command -v node || true)}
+case $node_path in
+  /*) [ -x "$node_path" ] || { echo "install.sh: $node_path is not executable" >&2; exit 78; } ;;
+  *) echo "install.sh: no node found: put it on PATH or set WALNATIVE_NODE=/absolute/path/to/node" >&2; exit 78 ;;
+esac
+node - "$node_path" "$prefix/bin" <<'NODE'
+const { readFileSync, writeFileSync } = require("node:fs");
+const [node, bin] = process.argv.slice(2);
+const line = `node=\${WALNATIVE_NODE:-'${node.replaceAll("'", "'\\''")}'}`;
+for (const tool of ["wal-archive", "wal-restore", "wal-native"]) {
+  const text = readFileSync(`${bin}/${tool}`, "utf8");
+  if (!/^node=\$\{WALNATIVE_NODE:-.*\}$/m.test(text)) throw new Error(`${tool}: no node line to set`);
+  writeFileSync(`${bin}/${tool}`, text.replace(/^node=\$\{WALNATIVE_NODE:-.*\}$/m, () => line));
+}
+NODE
+
+# The bundle's external modules (scripts/externals.json) and everything they need, as installed by npm.
 node - "$repo" "$prefix/node_modules" <<'NODE'
 const { cpSync, existsSync, readFileSync } = require("node:fs");
 const { join } = require("node:path");
 const [repo, target] = process.argv.slice(2);
-const build = readFileSync(join(repo, "scripts", "build.mjs"), "utf8");
-const external = JSON.parse((/external:\s*(\[[^\]]*\])/.exec(build) || [])[1].replace(/'/g, '"'));
+const { external } = JSON.parse(readFileSync(join(repo, "scripts", "externals.json"), "utf8"));
 const seen = new Set();
 const visit = (name) => {
   const dir = join(repo, "node_modules", name);

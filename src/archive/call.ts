@@ -3,7 +3,8 @@
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
-import { claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, writeUploadRecord } from "./records.js";
+import { WAITS } from "../fastpath/protocol.js";
+import { claimAgeMs, claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, writeUploadRecord } from "./records.js";
 import { parseWalFileName } from "../wal/file-name.js";
 import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push/push.js";
 import { uploadAhead } from "./upload-ahead.js";
@@ -16,6 +17,14 @@ const DEFAULT_AHEAD_LIMIT = 32;
  * kept both cores busy; a fourth upload added memory (~20 MB) but no speed (33 segments, MinIO, loopback).
  */
 const MAX_AHEAD_PARALLEL = 2;
+
+/** wal-archive %p %f and wal-native wal-push: the push (or its record), then the local archive kept in bounds. */
+export async function runArchive(sourcePath: string, name: string, context: PushContext, env: Env): Promise<void> {
+  await archiveWalFile(sourcePath, name, context, env);
+  // Within WALNATIVE_LOCAL_ARCHIVE_MAX_MB/_MAX_AGE_HOURS, at most every 5 minutes; never fails the push.
+  const localDir = context.config.localArchiveDir;
+  if (localDir) await (await import("../local-archive/retention.js")).pruneIfDue(localDir, context.storage, env, context.log);
+}
 
 export async function archiveWalFile(sourcePath: string, name: string, context: PushContext, env: Env): Promise<PushResult> {
   // Validated before the name is used in any path (records, claims): '..' or 'a/b' must never reach them.
@@ -45,18 +54,22 @@ function uploadedAhead(name: string, summary: string, context: PushContext): Pus
   return { outcome: "pushed", summary };
 }
 
-/** Longer than one upload's retries take; after it the call pushes itself (the write is conditional anyway). */
-const CLAIM_WAIT_MS = 180_000;
-
 /**
  * Pushes the file unless the background uploader is already at it: then its record is the answer. A claim
- * released without a record means that upload failed, and this call pushes (and reports) itself.
+ * released without a record means that upload failed, and this call pushes (and reports) itself. A live claim is
+ * waited for until it is WAITS.claimMs old, counted from the claim file's mtime: bin/wal-archive has usually spent
+ * that budget already, and the two waits never add up. Past it the call pushes anyway (the write is conditional).
  */
 async function pushClaimed(sourcePath: string, name: string, walDir: string, context: PushContext, env: Env): Promise<PushResult> {
-  const deadline = Date.now() + CLAIM_WAIT_MS;
-  while (Date.now() < deadline) {
+  for (;;) {
+    // A claim that cannot be made (state directory unwritable) fails open: pushing unclaimed is safe.
     if (await claimUpload(walDir, name).catch(() => true)) break;
-    while (Date.now() < deadline && (await claimHolderAlive(walDir, name))) await sleep(5);
+    const age = await claimAgeMs(walDir, name);
+    if (age !== undefined && age >= WAITS.claimMs) {
+      context.log.warn(`the upload of ${name} by another process has run for ${Math.round(age / 1000)} s: pushing it here`);
+      break;
+    }
+    if (await claimHolderAlive(walDir, name)) await sleep(WAITS.pollMs);
     const recorded = await consumeUploadRecord(walDir, name, sourcePath, env);
     if (recorded !== undefined) return uploadedAhead(name, recorded, context);
   }

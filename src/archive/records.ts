@@ -1,11 +1,12 @@
 // Records of files uploaded ahead of PostgreSQL's call: written only after storage confirmed the
-// object, trusted only while the local file is unchanged (size, mtime, inode) and the settings the
-// object was written under (storage, compression) are the same. bin/wal-archive checks the same line in
-// sh before Node starts.
+// object, trusted only while the local file is unchanged (size, mtime, inode) and the storage
+// settings are the same. bin/wal-archive checks the same line in sh before Node starts; the line's
+// format is fastpath/protocol.ts's.
 import { mkdir, open, readFile, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Env } from "../config.js";
-import { STATE_DIR } from "../fastpath/protocol.js";
+import { NAMES, STATE_DIR, fileIdentity as identityOf, recordLine } from "../fastpath/protocol.js";
+import { describeProcess, isAlive } from "../daemon/identity.js";
 
 /**
  * "uploaded": a file uploaded ahead, for PostgreSQL's later call (bin/wal-archive serves it). "pushed": a file a call
@@ -14,42 +15,14 @@ import { STATE_DIR } from "../fastpath/protocol.js";
  */
 export type RecordKind = "uploaded" | "pushed";
 
-export function recordDir(walDir: string, kind: RecordKind = "uploaded"): string {
-  return join(walDir, STATE_DIR, kind);
+function recordDir(walDir: string, kind: RecordKind = "uploaded"): string {
+  return join(walDir, STATE_DIR, kind === "uploaded" ? NAMES.uploaded : NAMES.pushed);
 }
 
-/**
- * The settings a record was made under, in the exact form bin/wal-archive builds it:
- * ${WALG_S3_PREFIX:-$WALE_S3_PREFIX}|${WALG_FILE_PREFIX:-$WALE_FILE_PREFIX}|$WALG_STORAGE_PREFIX|$AWS_ENDPOINT|$WALG_COMPRESSION_METHOD|
- * ${WALG_PGP_KEY:+pgp}$WALG_PGP_KEY_PATH|${WALG_LIBSODIUM_KEY:+libsodium}$WALG_LIBSODIUM_KEY_PATH|$WALG_LIBSODIUM_KEY_TRANSFORM|
- * ${WALG_S3_SSE_C:+sse-c}${S3_SSE_C:+sse-c}${WALE_S3_SSE_C:+sse-c}
- * The compression method and the encryption are part of it: they decide the object's key and bytes, and
- * archive_command may change them with a reload while the uploader, started under the old ones, still runs.
- * Keys appear only as whether they are set (these files are not secret): a new inline key of the same method
- * is not noticed, so files uploaded ahead until the uploader's next restart keep the old key.
- */
-export function settingsFingerprint(env: Env): string {
-  const set = (name: string, word: string) => (env[name] ? word : "");
-  return [
-    env.WALG_S3_PREFIX || env.WALE_S3_PREFIX || "",
-    env.WALG_FILE_PREFIX || env.WALE_FILE_PREFIX || "",
-    env.WALG_STORAGE_PREFIX ?? "",
-    env.AWS_ENDPOINT ?? "",
-    env.WALG_COMPRESSION_METHOD ?? "",
-    `${set("WALG_PGP_KEY", "pgp")}${env.WALG_PGP_KEY_PATH ?? ""}`,
-    `${set("WALG_LIBSODIUM_KEY", "libsodium")}${env.WALG_LIBSODIUM_KEY_PATH ?? ""}`,
-    env.WALG_LIBSODIUM_KEY_TRANSFORM ?? "",
-    `${set("WALG_S3_SSE_C", "sse-c")}${set("S3_SSE_C", "sse-c")}${set("WALE_S3_SSE_C", "sse-c")}`,
-  ].join("|");
-}
-
-/** `stat -c '%s %.9Y %i'` of the file, computed the same way in TypeScript. */
+/** What the launcher's `stat` prints for the file (protocol.ts fileIdentity). */
 async function fileIdentity(path: string): Promise<string | undefined> {
   try {
-    const info = await stat(path, { bigint: true });
-    const seconds = info.mtimeNs / 1_000_000_000n;
-    const nanos = (info.mtimeNs % 1_000_000_000n).toString().padStart(9, "0");
-    return `${info.size} ${seconds}.${nanos} ${info.ino}`;
+    return identityOf(await stat(path, { bigint: true }));
   } catch {
     return undefined;
   }
@@ -65,7 +38,7 @@ export async function writeUploadRecord(
   const temp = join(dir, `.${name}.${process.pid}.tmp`);
   const handle = await open(temp, "w", 0o600);
   try {
-    await handle.writeFile(`v1 ${identity} ${settingsFingerprint(env)}\n${summary}\n`);
+    await handle.writeFile(`${recordLine(identity, env)}\n${summary}\n`);
   } finally {
     await handle.close();
   }
@@ -84,7 +57,7 @@ export async function readUploadRecord(
   }
   const [line, summary] = text.split("\n");
   const identity = await fileIdentity(sourcePath);
-  return identity && line === `v1 ${identity} ${settingsFingerprint(env)}` ? (summary ?? "") : undefined;
+  return identity && line === recordLine(identity, env) ? (summary ?? "") : undefined;
 }
 
 /**
@@ -124,21 +97,21 @@ export async function pruneRecords(walDir: string): Promise<number> {
 
 /**
  * A claim says which process is uploading a file right now (`.wal-native/uploading/<name>`, holding its
- * pid), so that PostgreSQL's call for it waits for that upload's record (bin/wal-archive does so in sh)
- * instead of uploading the same file a second time. A claim whose process is gone counts for nothing.
+ * process line), so that PostgreSQL's call for it waits for that upload's record (bin/wal-archive does so
+ * in sh) instead of uploading the same file a second time. A claim whose process is gone counts for nothing.
  */
-export function claimPath(walDir: string, name: string): string {
-  return join(walDir, STATE_DIR, "uploading", name);
+function claimPath(walDir: string, name: string): string {
+  return join(walDir, STATE_DIR, NAMES.claims, name);
 }
 
 export async function claimUpload(walDir: string, name: string): Promise<boolean> {
   const path = claimPath(walDir, name);
-  await mkdir(join(walDir, STATE_DIR, "uploading"), { recursive: true, mode: 0o700 });
+  await mkdir(join(walDir, STATE_DIR, NAMES.claims), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {
       const handle = await open(path, "wx", 0o600);
       try {
-        await handle.writeFile(`${process.pid}\n`);
+        await handle.writeFile(`${describeProcess()}\n`);
       } finally {
         await handle.close();
       }
@@ -155,7 +128,13 @@ export async function claimUpload(walDir: string, name: string): Promise<boolean
 export async function releaseClaim(walDir: string, name: string): Promise<void> {
   const path = claimPath(walDir, name);
   const holder = await readFile(path, "utf8").catch(() => "");
-  if (holder.trim() === String(process.pid)) await unlink(path).catch(() => undefined);
+  if (holder.trim() === describeProcess()) await unlink(path).catch(() => undefined);
+}
+
+/** How long ago the claim was made (its mtime), or undefined when there is none: a claim's wait budget runs from it. */
+export async function claimAgeMs(walDir: string, name: string, now = Date.now()): Promise<number | undefined> {
+  const info = await stat(claimPath(walDir, name)).catch(() => undefined);
+  return info === undefined ? undefined : Math.max(0, now - info.mtimeMs);
 }
 
 /** True while another live process holds the claim (an empty file is one being written: alive). */
@@ -167,11 +146,6 @@ export async function claimHolderAlive(walDir: string, name: string): Promise<bo
     return false;
   }
   if (holder === "") return true;
-  if (holder === String(process.pid)) return false;
-  try {
-    process.kill(Number(holder), 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
+  if (holder === describeProcess()) return false;
+  return isAlive(holder);
 }

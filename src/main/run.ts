@@ -9,7 +9,8 @@ import { failureExitCode, failureNote, failurePolicy, recoveryKindAt } from "../
 declare const __WAL_NATIVE_VERSION__: string | undefined;
 export const VERSION = typeof __WAL_NATIVE_VERSION__ === "string" ? __WAL_NATIVE_VERSION__ : "dev";
 
-export type Role = "archive" | "restore" | "tool";
+/** "worker": a detached helper (uploader, prefetch worker), which always exits 0 (daemon/lifetime.ts says why). */
+export type Role = "archive" | "restore" | "tool" | "worker";
 
 export interface Invocation {
   readonly program: string;
@@ -64,6 +65,7 @@ export async function runCommand(
   } catch (error) {
     code = reportFailure(error, invocation, log, loaded);
   }
+  if (invocation.role === "worker") code = ExitCode.ok;
   await new Promise<void>((resolve) => process.stderr.write("", () => resolve()));
   process.exit(code);
 }

@@ -17,7 +17,7 @@ exit codes: 0 archived; 64 bad arguments; 65 conflicting content or corrupt file
 
 if (invocation.argv[0] === "--upload-worker" && invocation.argv.length === 2) {
   const walDir = invocation.argv[1] as string;
-  void runCommand({ ...invocation, program: "wal-archive uploader", role: "tool" }, async ({ config, log }) => {
+  void runCommand({ ...invocation, program: "wal-archive uploader", role: "worker" }, async ({ config, log }) => {
     const [{ runUploader }, { openStorage }] = await Promise.all([import("../archive/uploader.js"), import("../storage/open.js")]);
     let storage: Promise<import("../storage/storage.js").Storage> | undefined;
     await runUploader(walDir, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
@@ -26,12 +26,9 @@ if (invocation.argv[0] === "--upload-worker" && invocation.argv.length === 2) {
   if (invocation.argv.length !== 2) usageFailure(invocation, `expected 2 arguments, got ${invocation.argv.length}`);
   const [path, name] = invocation.argv as [string, string];
   void runCommand(invocation, async ({ config, log }) => {
-    const [{ archiveWalFile }, { openStorage }] = await Promise.all([import("../archive/call.js"), import("../storage/open.js")]);
+    const [{ runArchive }, { openStorage }] = await Promise.all([import("../archive/call.js"), import("../storage/open.js")]);
     let storage: Promise<import("../storage/storage.js").Storage> | undefined;
-    // One storage client for the push and the uploads ahead.
-    await archiveWalFile(path, name, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
-    // Keep the local archive within WALNATIVE_LOCAL_ARCHIVE_MAX_MB/_MAX_AGE_HOURS (at most every 5 minutes; never fails the push).
-    const localDir = config().localArchiveDir;
-    if (localDir) await (await import("../local-archive/retention.js")).pruneIfDue(localDir, () => (storage ??= openStorage(config())), process.env, log);
+    // One storage client for the push, the uploads ahead and the local archive's pruning.
+    await runArchive(path, name, { config: config(), log, storage: () => (storage ??= openStorage(config())) }, process.env);
   });
 }

@@ -20,7 +20,7 @@ exit codes: 0 restored; 74 not in the archive (confirmed by storage); on any oth
 
 if (invocation.argv[0] === "--prefetch-worker" && invocation.argv.length === 2) {
   const walDir = invocation.argv[1] as string;
-  void runCommand({ ...invocation, program: "wal-restore prefetch", role: "tool" }, async ({ config, log }) => {
+  void runCommand({ ...invocation, program: "wal-restore prefetch", role: "worker" }, async ({ config, log }) => {
     const [{ runPrefetchWorker }, { openStorage }] = await Promise.all([import("../restore/prefetch/worker.js"), import("../storage/open.js")]);
     await runPrefetchWorker(walDir, { config: config(), log, storage: () => openStorage(config()) });
   });

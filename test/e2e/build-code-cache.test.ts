@@ -39,14 +39,14 @@ describe("V8 code caches of the bundles", () => {
 
   it("exist for the flags bin/wal-archive, the uploader and the prefetch worker start Node with", () => {
     const used = [
-      ...[...readFileSync(join(REPO_ROOT, "bin", "wal-archive"), "utf8").matchAll(/exec node((?: --[\w=-]+)*) "/g)].map((m) => m[1]!.trim()),
+      ...[...readFileSync(join(REPO_ROOT, "bin", "wal-archive"), "utf8").matchAll(/exec "\$node"((?: --[\w=-]+)*) "/g)].map((m) => m[1]!.trim()),
       ...[join("archive", "uploader.ts"), join("restore", "prefetch", "worker.ts")].flatMap((file) =>
-        [...readFileSync(join(REPO_ROOT, "src", file), "utf8").matchAll(/spawn\(process\.execPath, \[((?:"--[\w=-]+", )*)entry/g)].map((m) =>
+        [...readFileSync(join(REPO_ROOT, "src", file), "utf8").matchAll(/execArgv: \[((?:"--[\w=-]+"(?:, )?)*)\]/g)].map((m) =>
           m[1]!.replaceAll('"', "").split(", ").filter(Boolean).join(" "),
         ),
       ),
     ];
-    expect(used).toHaveLength(4); // two launches in bin/wal-archive, one spawn in each module
+    expect(used).toHaveLength(4); // two launches in bin/wal-archive, one spawn (daemon/daemon.ts) in each module
     expect(new Set(used)).toEqual(new Set(["--expose-gc", "", "--expose-gc --max-semi-space-size=1"]));
     for (const flags of used) expect(FLAG_SETS.map((set) => set.join(" "))).toContain(flags);
   });

@@ -6,9 +6,10 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeSegment } from "../support/wal.js";
+import { describeProcess } from "../../src/daemon/identity.js";
+import { fileIdentity, recordLine } from "../../src/fastpath/protocol.js";
 import { type WalScratch, segmentNames, walScratch } from "../support/pg-wal-scratch.js";
 import { runBin } from "../support/run-command.js";
-import { settingsFingerprint } from "../../src/archive/records.js";
 
 const roots: string[] = [];
 afterAll(async () => {
@@ -22,10 +23,17 @@ afterAll(async () => {
 
 type Scratch = WalScratch;
 
+/** The commands' log file (what the launcher's fast path writes, never to stderr), beside the store. */
 function scratch(): Scratch {
   const dir = walScratch("uploader");
   roots.push(dir.root);
-  return dir;
+  return { ...dir, env: { ...dir.env, WALNATIVE_ARCHIVE_LOG: join(dir.root, "archive.log") } };
+}
+
+/** What the commands logged for one call: the fast path's line or Node's. */
+function logged(dir: Scratch, name: string): string {
+  const log = join(dir.root, "archive.log");
+  return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter((line) => line.includes(` ${name} `) || line.includes(` ${name}\n`)).join("\n") : "";
 }
 
 const names = (first: string, count: number): string[] => segmentNames(first, count);
@@ -48,7 +56,7 @@ async function archive(dir: Scratch, name: string) {
 
 function uploaderPid(wal: string): number | undefined {
   const file = join(wal, ".wal-native", "uploader.pid");
-  return existsSync(file) ? Number(readFileSync(file, "utf8").trim()) : undefined;
+  return existsSync(file) ? Number(readFileSync(file, "utf8").split(" ")[0]) : undefined;
 }
 
 function alive(pid: number): boolean {
@@ -82,11 +90,15 @@ const records = (dir: Scratch, kind: "uploaded" | "pushed" = "uploaded"): string
 };
 const stored = (dir: Scratch): string[] => (existsSync(join(dir.store, "wal_005")) ? readdirSync(join(dir.store, "wal_005")).sort() : []);
 
-/** The exact record line the TypeScript writes and bin/wal-archive checks (src/archive/records.ts). */
+/** A record as the uploader writes it (fastpath/protocol.ts), with a summary of our own. */
 function recordFor(dir: Scratch, name: string): string {
-  const info = statSync(join(dir.wal, name), { bigint: true });
-  const mtime = `${info.mtimeNs / 1_000_000_000n}.${(info.mtimeNs % 1_000_000_000n).toString().padStart(9, "0")}`;
-  return `v1 ${info.size} ${mtime} ${info.ino} ${settingsFingerprint(dir.env)}\nfake summary\n`;
+  return `${recordLine(fileIdentity(statSync(join(dir.wal, name), { bigint: true })), dir.env)}\nfake summary\n`;
+}
+
+/** The most uploads at once, from the uploader's own count (its log), not from samples taken from outside. */
+function mostAtOnce(dir: Scratch): number {
+  const log = readFileSync(join(dir.wal, ".wal-native", "uploader.log"), "utf8");
+  return Math.max(0, ...[...log.matchAll(/(\d+) uploads at once, the most so far/g)].map((m) => Number(m[1])));
 }
 
 describe("background uploader", () => {
@@ -104,7 +116,8 @@ describe("background uploader", () => {
     for (const name of list.slice(1)) {
       const result = await archive(dir, name);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stderr).toMatch(new RegExp(`pushed ${name} \\(uploaded ahead: 16\\.0 MiB -> .* lz4\\)`));
+      expect(result.stderr).toBe(""); // served in sh: nothing for PostgreSQL's log
+      expect(logged(dir, name)).toMatch(new RegExp(`pushed ${name} \\(uploaded ahead: 16\\.0 MiB -> .* lz4\\)`));
     }
     expect(records(dir)).toEqual([]);
     expect(existsSync(join(dir.wal, ".wal-native", "uploading")) ? readdirSync(join(dir.wal, ".wal-native", "uploading")) : []).toEqual([]);
@@ -113,27 +126,15 @@ describe("background uploader", () => {
   it.each([
     { files: 5, atLeast: 2, atMost: 3, what: "three at once for a short backlog" },
     { files: 14, atLeast: 5, atMost: 6, what: "up to six at once for a backlog of more than eight files" },
-  ])("uploads $what", async ({ files, atLeast, atMost }) => {
+  ])("uploads $what (its own count of uploads in flight)", async ({ files, atLeast, atMost }) => {
     const dir = scratch();
     const list = names("000000010000000000000050", files);
     stage(dir, list);
-    // Each upload holds a claim file from before it reads the segment until after its record is written.
-    const claims = join(dir.wal, ".wal-native", "uploading");
-    let most = 0;
-    let sampling = true;
-    const sampler = (async () => {
-      while (sampling) {
-        const held = existsSync(claims) ? readdirSync(claims).filter((name) => name !== list[0]) : [];
-        most = Math.max(most, held.length);
-        await sleep(1);
-      }
-    })();
     const first = await archive(dir, list[0] as string);
     expect(first.code, first.stderr).toBe(0);
     await until(() => records(dir).length === files - 1, "the uploader's records");
-    sampling = false;
-    await sampler;
     expect(stored(dir)).toHaveLength(files);
+    const most = mostAtOnce(dir);
     expect(most).toBeGreaterThanOrEqual(atLeast);
     expect(most).toBeLessThanOrEqual(atMost);
   });
@@ -150,11 +151,16 @@ describe("background uploader", () => {
     expect(records(dir, "pushed")).toEqual([first]);
     const pushedAt = statSync(join(dir.store, "wal_005", `${first}.lz4`)).mtimeMs;
     await until(() => list.slice(1).every((name) => records(dir).includes(name)), "the uploader's records");
-    await sleep(300);
+    // A positive sign that the uploader has looked at the ready files again since (with the first still .ready):
+    // it prunes the record of a file marked done, which it does on a later round of its loop.
+    const [, second] = list as [string, string];
+    writeFileSync(join(dir.wal, "archive_status", `${second}.done`), "");
+    rmSync(join(dir.wal, "archive_status", `${second}.ready`));
+    await until(() => !records(dir).includes(second), "the uploader's next round");
     const log = readFileSync(join(dir.wal, ".wal-native", "uploader.log"), "utf8");
     expect(log).not.toMatch(new RegExp(`${first} is already archived`));
     expect(statSync(join(dir.store, "wal_005", `${first}.lz4`)).mtimeMs).toBe(pushedAt);
-    expect(records(dir)).toEqual(list.slice(1));
+    expect(records(dir)).toEqual(list.slice(2));
     // A repeated call for it is not served from that record: it compares with storage, as any re-push does.
     const again = await runBin("wal-archive", [`pg_wal/${first}`, first], { cwd: dir.data, env: dir.env });
     expect(again.code, again.stderr).toBe(0);
@@ -163,7 +169,7 @@ describe("background uploader", () => {
     writeFileSync(join(dir.wal, "archive_status", `${first}.done`), "");
     rmSync(join(dir.wal, "archive_status", `${first}.ready`));
     await until(() => records(dir, "pushed").length === 0, "the done file's record to go", 5_000);
-    expect(records(dir)).toEqual(list.slice(1));
+    expect(records(dir)).toEqual(list.slice(2));
   });
 
   it("voids a record when the file changed after its upload: the call pushes and finds it equal or refuses it", async () => {
@@ -191,8 +197,8 @@ describe("background uploader", () => {
     const holder = spawn("sleep", ["30"], { stdio: "ignore" });
     const claims = join(dir.wal, ".wal-native", "uploading");
     mkdirSync(claims, { recursive: true });
-    writeFileSync(join(dir.wal, ".wal-native", "uploader.pid"), `${holder.pid}\n`);
-    writeFileSync(join(claims, name), `${holder.pid}\n`);
+    writeFileSync(join(dir.wal, ".wal-native", "uploader.pid"), `${describeProcess(holder.pid)}\n`);
+    writeFileSync(join(claims, name), `${describeProcess(holder.pid)}\n`);
     const finishing = (async () => {
       await sleep(600);
       mkdirSync(join(dir.wal, ".wal-native", "uploaded"), { recursive: true });
@@ -204,7 +210,8 @@ describe("background uploader", () => {
     await finishing;
     killQuietly(holder.pid as number);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toMatch(/uploaded ahead: fake summary/);
+    expect(result.stderr).toBe("");
+    expect(logged(dir, name)).toMatch(/uploaded ahead: fake summary/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
     // The record was the answer: nothing was uploaded a second time.
     expect(stored(dir)).toEqual([]);
@@ -217,15 +224,13 @@ describe("background uploader", () => {
     const gone = spawn("true", { stdio: "ignore" });
     await new Promise((resolve) => gone.once("exit", resolve));
     mkdirSync(join(dir.wal, ".wal-native", "uploading"), { recursive: true });
-    writeFileSync(join(dir.wal, ".wal-native", "uploader.pid"), `${gone.pid}\n`);
-    writeFileSync(join(dir.wal, ".wal-native", "uploading", name), `${gone.pid}\n`);
+    writeFileSync(join(dir.wal, ".wal-native", "uploader.pid"), `${describeProcess(gone.pid)}\n`);
+    writeFileSync(join(dir.wal, ".wal-native", "uploading", name), `${describeProcess(gone.pid)}\n`);
     const result = await archive(dir, name);
     expect(result.code, result.stderr).toBe(0);
     // The time after compression is the store's: a slow store shows apart from slow compression.
     const line = new RegExp(`pushed ${name} \\(16\\.0 MiB -> .* lz4, (\\d+) ms, storage (\\d+) ms\\)`);
     expect(result.stderr).toMatch(line);
-    const [, total, storage] = result.stderr.match(line)!;
-    expect(Number(storage), result.stderr).toBeLessThanOrEqual(Number(total));
     expect(stored(dir)).toEqual([`${name}.lz4`]);
   });
 
@@ -246,7 +251,8 @@ describe("background uploader", () => {
     rmSync(join(dir.store, "wal_005", `${blocked}.lz4`), { recursive: true });
     const retried = await archive(dir, blocked);
     expect(retried.code, retried.stderr).toBe(0);
-    expect((await archive(dir, third)).stderr).toMatch(/uploaded ahead/);
+    expect((await archive(dir, third)).code).toBe(0);
+    expect(logged(dir, third)).toMatch(/uploaded ahead/);
 
     const pid = uploaderPid(dir.wal) as number;
     expect(alive(pid)).toBe(true);

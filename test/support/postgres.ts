@@ -260,7 +260,8 @@ export async function stopPrefetchWorkers(root: string): Promise<void> {
   const entries = await readdir(root, { recursive: true }).catch(() => [] as string[]);
   const pidFiles = [join(".wal-native", "prefetch", "worker.pid"), join(".wal-native", "uploader.pid")];
   for (const entry of entries.filter((path) => pidFiles.some((pidFile) => path.endsWith(pidFile)))) {
-    const pid = Number((await readFile(join(root, entry), "utf8").catch(() => "")).trim());
+    // "<pid> <boot id> <start time>" (src/daemon/identity.ts): the pid is the first word.
+    const pid = Number((await readFile(join(root, entry), "utf8").catch(() => "")).split(" ")[0]);
     if (pid > 0) {
       try {
         process.kill(pid, "SIGKILL");

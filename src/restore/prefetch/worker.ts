@@ -1,9 +1,8 @@
 // Prefetch for recovery: a detached worker keeps the next segments of the timeline PostgreSQL is
 // replaying downloaded, verified and published by rename in pg_wal/.wal-native/prefetch/, where
 // wal-restore (or the sh launcher, before Node starts) takes them by rename.
-import { spawn } from "node:child_process";
-import { readdirSync, writeFileSync } from "node:fs";
-import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink, writeFile } from "node:fs/promises";
+import { copyFile, readdirSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, readdir, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setPriority } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -13,7 +12,10 @@ import type { Logger } from "../../log.js";
 import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } from "../../wal/file-name.js";
 import { readClusterSystemId } from "../../wal/identity.js";
 import type { Storage } from "../../storage/storage.js";
-import { STATE_DIR } from "../../fastpath/protocol.js";
+import { MARKS, NAMES, STATE_DIR, fetchingMark } from "../../fastpath/protocol.js";
+import { daemonAlive, ensureDaemon, ownsPidFile, stopDaemon } from "../../daemon/daemon.js";
+import { currentBootId, isAlive, readProcessFile, signalIfAlive } from "../../daemon/identity.js";
+import { type Lifetime, watchLifetime } from "../../daemon/lifetime.js";
 import { bodiesInMemory, downloadVerified, fromLocalArchive } from "../download.js";
 import { exists } from "../../io/exists.js";
 
@@ -25,8 +27,6 @@ const WORKER_NICENESS = 10;
  * It appears once the first segments are marked in hand, or after this long without a cursor.
  */
 const READY_WITHOUT_CURSOR_MS = 200;
-/** How long a call waits for a starting worker (bin/wal-restore waits about as long). */
-const BOOT_WAIT_MS = 500;
 /** A worker whose window PostgreSQL has not moved for this long has nothing left to do. */
 const IDLE_EXIT_MS = 30_000;
 const MISSING_RETRY_MS = 1_000;
@@ -53,85 +53,40 @@ export function prefetchDir(walDir: string): string {
   return join(walDir, STATE_DIR, "prefetch");
 }
 
-const BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id";
-/** Written to worker.boot where the boot id is unknown: that worker fsyncs what it publishes. */
-const DURABLE_MARK = "durable";
-
-/** This boot of the machine (Linux); undefined where there is no such file. */
-async function currentBootId(): Promise<string | undefined> {
-  const text = await readFile(BOOT_ID_FILE, "utf8").catch(() => "");
-  return text.trim() || undefined;
+function pidFile(dir: string): string {
+  return join(dir, NAMES.workerPid);
 }
 
 /**
- * The worker publishes without fsync, so after a machine crash a published file may be torn while
- * its name survived. Its files are therefore served only while worker.pid names a live process and
- * worker.boot names this boot (a pid can be reused after a reboot); a worker that could not tell
- * the boot fsyncs instead and marks worker.boot "durable". bin/wal-restore checks the same.
+ * The worker publishes without fsync, so after a machine crash a published file may be torn while its name
+ * survived: its files are served only while worker.pid names a live worker of this boot (daemon/identity.ts).
+ * Where the boot cannot be told (no /proc), no file is ever served and the worker fsyncs nothing in vain.
  */
 async function servedByLiveWorker(dir: string): Promise<boolean> {
-  const [pidText, boot] = await Promise.all([
-    readFile(join(dir, "worker.pid"), "utf8").catch(() => ""),
-    readFile(join(dir, "worker.boot"), "utf8").then((text) => text.trim(), () => ""),
-  ]);
-  const pid = Number(pidText.trim());
-  if (!(pid > 0) || boot === "") return false;
-  if (boot !== DURABLE_MARK && boot !== (await currentBootId())) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return isAlive(await readProcessFile(pidFile(dir)));
 }
 
-/** How long a call waits for a segment the worker is downloading before fetching it itself. */
-const IN_FLIGHT_STALL_MS = 200;
-const IN_FLIGHT_MAX_WAIT_MS = 5_000;
-/** A segment marked in hand takes well under 0.1 s; a worker stuck with it costs this much at most. */
-const IN_HAND_MAX_WAIT_MS = 1_000;
-
 /**
- * Moves a prefetched segment onto the destination; false when there is none. When the worker is
- * downloading it right now (its temporary file grows), waits for it rather than downloading it a
- * second time, but not for a download that has stalled.
+ * Hands a prefetched segment to the destination: one attempt, no waiting. bin/wal-restore has already waited, by
+ * the budgets of fastpath/protocol.ts, for a starting worker, a segment in hand, or a download that grows; Node
+ * starts only when that wait ended without the file, so waiting again here would only add up. The archive's last
+ * segment (NAME.keep) is copied, as PostgreSQL reads it again; anything else is renamed. A "not in the archive"
+ * from the worker (NAME.missing) is not used here: this call asks storage, the authority, itself.
  */
 export async function takePrefetched(walDir: string, name: string, destination: string): Promise<boolean> {
   const dir = prefetchDir(walDir);
   if (!(await servedByLiveWorker(dir))) return false;
-  const started = Date.now();
-  let lastSize = -1;
-  let lastGrowth = Date.now();
-  for (;;) {
-    try {
-      await rename(join(dir, name), destination);
-      return true;
-    } catch {
-      // not published (yet)
-    }
-    // As bin/wal-restore: a starting worker, or one with this segment in hand, is waited for while it lives.
-    const waited = Date.now() - started;
-    const booting = waited < BOOT_WAIT_MS && !(await exists(join(dir, "worker.ready")));
-    const inHand = waited < IN_HAND_MAX_WAIT_MS && (await exists(join(dir, `.${name}.fetching`)));
-    if (booting || inHand) {
-      if (!(await servedByLiveWorker(dir))) return false;
-      await sleep(5);
-      continue;
-    }
-    const size = await inFlightSize(dir, name);
-    if (size === undefined || Date.now() - started > IN_FLIGHT_MAX_WAIT_MS) return false;
-    if (size !== lastSize) [lastSize, lastGrowth] = [size, Date.now()];
-    else if (Date.now() - lastGrowth > IN_FLIGHT_STALL_MS) return false;
-    await sleep(5);
+  const published = join(dir, name);
+  try {
+    if (await exists(`${published}${MARKS.keep}`)) {
+      const temp = `${destination}.wal-native.tmp`;
+      await new Promise<void>((resolve, reject) => copyFile(published, temp, (error) => (error ? reject(error) : resolve())));
+      await rename(temp, destination);
+    } else await rename(published, destination);
+    return true;
+  } catch {
+    return false; // not published: Node fetches it
   }
-}
-
-/** Size of the worker's temporary file for this segment (download.ts names it .<name>.<random>.tmp). */
-async function inFlightSize(dir: string, name: string): Promise<number | undefined> {
-  const entries = await readdir(dir).catch(() => [] as string[]);
-  const temp = entries.find((entry) => entry.startsWith(`.${name}.`) && entry.endsWith(".tmp"));
-  if (!temp) return undefined;
-  return (await stat(join(dir, temp)).catch(() => undefined))?.size;
 }
 
 /**
@@ -154,13 +109,10 @@ export interface EarlyWorker {
  * the recovery, so nothing of ours should be left running or lying in pg_wal.
  */
 export async function stopEarlyWorker(worker: EarlyWorker): Promise<void> {
-  try {
-    process.kill(worker.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
   const dir = prefetchDir(worker.walDir);
-  for (const file of ["worker.pid", "worker.ready", "worker.boot", "worker.log", "cursor"]) await unlink(join(dir, file)).catch(() => undefined);
+  const named = await readProcessFile(pidFile(dir));
+  if (named?.pid === worker.pid) await signalIfAlive(named, "SIGKILL");
+  for (const file of [NAMES.workerPid, NAMES.workerReady, NAMES.workerLog, NAMES.cursor]) await unlink(join(dir, file)).catch(() => undefined);
   await rmdir(dir).catch(() => undefined);
   await rmdir(join(worker.walDir, STATE_DIR)).catch(() => undefined);
 }
@@ -172,7 +124,7 @@ export async function notePrefetchPosition(walDir: string, name: string, segment
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `cursor.${process.pid}`);
   await writeFile(temp, `${name} ${segmentSize}\n`, { mode: 0o600 });
-  await rename(temp, join(dir, "cursor"));
+  await rename(temp, join(dir, NAMES.cursor));
   await ensureWorker(walDir, config, false);
 }
 
@@ -183,42 +135,25 @@ export async function notePrefetchPosition(walDir: string, name: string, segment
  */
 async function ensureWorker(walDir: string, config: Config, freshCursor: boolean): Promise<number | undefined> {
   const dir = prefetchDir(walDir);
-  const entry = process.argv[1];
-  if (config.downloadConcurrency <= 1 || !entry) return undefined;
+  const script = process.argv[1];
+  if (config.downloadConcurrency <= 1 || !script) return undefined;
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (await workerAlive(dir)) return undefined;
+  if (await daemonAlive(pidFile(dir))) return undefined;
   // A cursor left by an earlier recovery must not send the new worker after old segments.
-  if (freshCursor) await unlink(join(dir, "cursor")).catch(() => undefined);
+  if (freshCursor) await unlink(join(dir, NAMES.cursor)).catch(() => undefined);
   // Whatever an earlier worker left may be from before a crash of the machine (published without
-  // fsync): gone before the new worker's files name this boot.
+  // fsync): gone before the new worker's pid file names this boot.
   await removePublished(dir);
-  await unlink(join(dir, "worker.ready")).catch(() => undefined);
-  await writeFile(join(dir, "worker.boot"), `${(await currentBootId()) ?? DURABLE_MARK}\n`, { mode: 0o600 });
-  const log = await open(join(dir, "worker.log"), "a", 0o600);
-  // --expose-gc: the worker frees each segment's buffers as soon as it is published (peak RSS).
-  const child = spawn(process.execPath, ["--expose-gc", entry, "--prefetch-worker", walDir], {
-    detached: true,
-    stdio: ["ignore", log.fd, log.fd],
-    cwd: process.cwd(),
+  await unlink(join(dir, NAMES.workerReady)).catch(() => undefined);
+  return ensureDaemon({
+    pidFile: pidFile(dir),
+    logFile: join(dir, NAMES.workerLog),
+    // --expose-gc: the worker frees each segment's buffers as soon as it is published (peak RSS).
+    execArgv: ["--expose-gc"],
+    script,
+    args: ["--prefetch-worker", walDir],
     env: process.env,
   });
-  await log.close();
-  child.unref();
-  if (child.pid !== undefined) await writeFile(join(dir, "worker.pid"), `${child.pid}\n`, { mode: 0o600 });
-  return child.pid;
-}
-
-/** A pid recorded in another boot names some other process now (or none): no worker of ours. */
-async function workerAlive(dir: string): Promise<boolean> {
-  try {
-    const boot = (await readFile(join(dir, "worker.boot"), "utf8").catch(() => "")).trim();
-    if (boot !== "" && boot !== DURABLE_MARK && boot !== (await currentBootId())) return false;
-    const pid = Number((await readFile(join(dir, "worker.pid"), "utf8")).trim());
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface Cursor {
@@ -235,17 +170,18 @@ export interface WorkerContext {
 
 export async function runPrefetchWorker(walDir: string, context: WorkerContext): Promise<void> {
   const dir = prefetchDir(walDir);
-  if (!(await acquireLock(dir))) return;
+  if (!(await ownsPidFile(pidFile(dir)))) return;
   lowerPriority();
+  const lifetime = watchLifetime(join(walDir, ".."), context.log);
   try {
     // Unsynced files are safe to publish only when the readers can tell this boot from the next.
-    const durable = (await readFile(join(dir, "worker.boot"), "utf8").catch(() => "")).trim() !== (await currentBootId());
-    await new Prefetcher(dir, context, await context.storage(), await readClusterSystemId("."), durable).run();
+    const durable = currentBootId() === undefined;
+    await new Prefetcher(dir, context, await context.storage(), await readClusterSystemId("."), durable, lifetime).run();
   } finally {
-    const owner = await readFile(join(dir, "worker.pid"), "utf8").catch(() => "");
-    if (owner.trim() === String(process.pid)) {
-      await unlink(join(dir, "worker.ready")).catch(() => undefined);
-      await unlink(join(dir, "worker.pid")).catch(() => undefined);
+    lifetime.end();
+    if ((await readProcessFile(pidFile(dir)))?.pid === process.pid) {
+      await unlink(join(dir, NAMES.workerReady)).catch(() => undefined);
+      await unlink(pidFile(dir)).catch(() => undefined);
     }
   }
 }
@@ -268,6 +204,7 @@ class Prefetcher {
     private readonly storage: Storage,
     private readonly systemId: bigint | undefined,
     private readonly durable: boolean,
+    private readonly lifetime: Lifetime,
   ) {
     this.window = context.config.downloadConcurrency;
   }
@@ -277,7 +214,7 @@ class Prefetcher {
     const started = Date.now();
     let ready = false;
     let lastMove = Date.now();
-    while (Date.now() - lastMove < IDLE_EXIT_MS && !(await recoveryOver())) {
+    while (Date.now() - lastMove < IDLE_EXIT_MS && !this.lifetime.signal.aborted && !(await recoveryOver())) {
       const cursor = await this.readCursor();
       if (cursor === null) return; // the directory is gone: the cluster was removed
       // A seeded cursor (fetch.ts) guessed the segment size; the served file's real size corrects it.
@@ -288,7 +225,7 @@ class Prefetcher {
         await this.cleanup(cursor);
       }
       if (this.cursor) this.schedule(this.cursor);
-      if (!ready && (this.cursor || Date.now() - started > READY_WITHOUT_CURSOR_MS)) ready = writeMarker(join(this.dir, "worker.ready"));
+      if (!ready && (this.cursor || Date.now() - started > READY_WITHOUT_CURSOR_MS)) ready = writeMarker(join(this.dir, NAMES.workerReady));
       await sleep(POLL_MS);
     }
     // Replay has moved on or ended: what is left would only fill pg_wal.
@@ -346,7 +283,7 @@ class Prefetcher {
   private markKept(name: string): Promise<void> {
     let mark = this.keepMarks.get(name);
     if (!mark) {
-      mark = writeFile(join(this.dir, `${name}.keep`), "", { mode: 0o600 }).catch(() => undefined);
+      mark = writeFile(join(this.dir, `${name}${MARKS.keep}`), "", { mode: 0o600 }).catch(() => undefined);
       this.keepMarks.set(name, mark);
     }
     return mark;
@@ -358,7 +295,7 @@ class Prefetcher {
     // call waits for it instead of starting Node to fetch the same segment a second time. Written before
     // the first await, so the segments of the first schedule() are marked when worker.ready appears; not for
     // the looks schedule() takes every poll at a published name (history files, the archive's last segment).
-    const marker = name.endsWith(".history") || this.published.has(name) ? undefined : join(this.dir, `.${name}.fetching`);
+    const marker = name.endsWith(".history") || this.published.has(name) ? undefined : join(this.dir, fetchingMark(name));
     if (marker) writeMarker(marker);
     try {
       if (await exists(destination)) {
@@ -375,7 +312,7 @@ class Prefetcher {
       this.context.log.debug(`${new Date().toISOString()} published ${name} in ${Math.round(performance.now() - started)} ms`);
       this.published.add(name);
       this.missing.delete(name);
-      await unlink(`${destination}.missing`).catch(() => undefined);
+      await unlink(`${destination}${MARKS.missing}`).catch(() => undefined);
       (globalThis as { gc?: () => void }).gc?.();
     } catch (error) {
       const absent = error instanceof NotFoundError;
@@ -383,11 +320,11 @@ class Prefetcher {
       if (absent) {
         this.context.log.debug(`${new Date().toISOString()} ${name} is not in the archive`);
         this.missing.add(name);
-        // Storage's answer, at most MISSING_RETRY_MS plus one request old: bin/wal-restore answers
-        // 74 from it while it is fresh (a few seconds), as if it had asked a moment earlier. Never for a
-        // history file: PostgreSQL picks its new timeline from those answers, and another cluster recovered
-        // from this archive may archive one at any moment (bin/wal-restore asks storage for each).
-        if (!name.endsWith(".history")) await writeFile(`${destination}.missing`, "", { mode: 0o600 });
+        // Storage's answer, at most MISSING_RETRY_MS plus one request old: bin/wal-restore answers 74 from it while
+        // the epoch second written in it is fresh (a few seconds), as if it had asked a moment earlier. Never for a
+        // history file: PostgreSQL picks its new timeline from those answers, and another cluster recovered from
+        // this archive may archive one at any moment (bin/wal-restore asks storage for each).
+        if (!name.endsWith(".history")) await writeFile(`${destination}${MARKS.missing}`, `${Math.floor(Date.now() / 1000)}\n`, { mode: 0o600 });
       } else {
         this.context.log.warn(`prefetch of ${name} failed: ${(error as Error).message}`);
       }
@@ -423,7 +360,7 @@ class Prefetcher {
   private async readCursor(): Promise<Cursor | undefined | null> {
     let text: string;
     try {
-      text = await readFile(join(this.dir, "cursor"), "utf8");
+      text = await readFile(join(this.dir, NAMES.cursor), "utf8");
     } catch (error) {
       return (error as { code?: string }).code === "ENOENT" && !(await exists(this.dir)) ? null : undefined;
     }
@@ -483,17 +420,6 @@ function lowerPriority(): void {
   }
 }
 
-/** The pid file written by the spawner names the one worker of this pg_wal. */
-async function acquireLock(dir: string): Promise<boolean> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const owner = await readFile(join(dir, "worker.pid"), "utf8").catch(() => "");
-    if (owner.trim() === String(process.pid)) return true;
-    if (owner.trim() !== "") return false;
-    await sleep(10); // the spawner writes it right after spawn() returns
-  }
-  return false;
-}
-
 /**
  * In a real data directory (the worker's cwd, as PostgreSQL's), recovery is over once PostgreSQL
  * has removed recovery.signal and there is no standby.signal: nothing will be asked for again.
@@ -505,14 +431,7 @@ async function recoveryOver(): Promise<boolean> {
 
 /** Stops the worker of this pg_wal, if one runs: before a recovered data directory is removed. */
 export async function stopPrefetchWorker(walDir: string): Promise<void> {
-  const pid = Number((await readFile(join(prefetchDir(walDir), "worker.pid"), "utf8").catch(() => "")).trim());
-  if (pid > 0) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  await stopDaemon(pidFile(prefetchDir(walDir)));
 }
 
 function historyName(timeline: number): string {
