@@ -13,6 +13,7 @@ import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } fro
 import { readClusterSystemId } from "../../wal/identity.js";
 import type { Storage } from "../../storage/storage.js";
 import { MARKS, NAMES, STATE_DIR, fetchingMark } from "../../fastpath/protocol.js";
+import { type Cursor, leftBehind, plan, widenedWindow, withoutMark } from "./schedule.js";
 import { daemonAlive, ensureDaemon, ownsPidFile, stopDaemon } from "../../daemon/daemon.js";
 import { currentBootId, isAlive, readProcessFile, signalIfAlive } from "../../daemon/identity.js";
 import { type Lifetime, watchLifetime } from "../../daemon/lifetime.js";
@@ -30,8 +31,6 @@ const READY_WITHOUT_CURSOR_MS = 200;
 /** A worker whose window PostgreSQL has not moved for this long has nothing left to do. */
 const IDLE_EXIT_MS = 30_000;
 const MISSING_RETRY_MS = 1_000;
-const MAX_PARALLEL = 4;
-const MAX_WINDOW = 32;
 /**
  * Downloaded objects wait whole in memory for one of the two decode buffers. An index build's WAL compresses only
  * to ~7 MiB per segment: four such downloads at once took the worker from ~115 to 150-160 MB. No new download
@@ -156,11 +155,6 @@ async function ensureWorker(walDir: string, config: Config, freshCursor: boolean
   });
 }
 
-interface Cursor {
-  readonly segment: WalSegment;
-  readonly name: string;
-  readonly segmentSize: number;
-}
 
 export interface WorkerContext {
   readonly config: Config;
@@ -187,14 +181,15 @@ export async function runPrefetchWorker(walDir: string, context: WorkerContext):
 }
 
 class Prefetcher {
-  private readonly inFlight = new Set<string>();
-  private readonly published = new Set<string>();
-  private readonly retryAfter = new Map<string, number>();
+  // The schedule's state (schedule.ts ScheduleState).
+  readonly inFlight = new Set<string>();
+  readonly published = new Set<string>();
+  readonly retryAfter = new Map<string, number>();
   /** Names storage said it does not hold (at the last try). */
-  private readonly missing = new Set<string>();
+  readonly missing = new Set<string>();
   /** Segments marked as the archive's last (markKept). */
   private readonly keepMarks = new Map<string, Promise<void>>();
-  private window: number;
+  window: number;
   private cursor: Cursor | undefined;
   private segmentSize = DEFAULT_SEGMENT_SIZE;
 
@@ -234,42 +229,17 @@ class Prefetcher {
 
   /** Replay asked for a segment we had not published yet: the window is too small for its speed. */
   private adapt(next: Cursor): void {
-    if (this.cursor === undefined || this.published.has(next.name)) return;
-    const maxWindow = Math.min(this.context.config.downloadConcurrency * 4, MAX_WINDOW);
-    if (this.window < maxWindow) {
-      this.window = Math.min(this.window * 2, maxWindow);
-      this.context.log.info(`replay is outrunning prefetch at ${next.name}: window widened to ${this.window}`);
-    }
+    if (this.cursor === undefined) return;
+    const wider = widenedWindow(this.window, this.context.config.downloadConcurrency, this.published.has(next.name));
+    if (wider === undefined) return;
+    this.window = wider;
+    this.context.log.info(`replay is outrunning prefetch at ${next.name}: window widened to ${this.window}`);
   }
 
-  /**
-   * The next segments up to the window; where the archive ends, also the segment at the cursor
-   * again (PostgreSQL re-reads the last segment at the end of recovery) and the history files it
-   * probes before choosing a timeline, so that the end of a recovery costs no Node start either.
-   */
   private schedule(cursor: Cursor): void {
-    const names: string[] = [];
-    let segment = cursor.segment;
-    let lastInArchive: string | undefined;
-    for (let i = 0; i < this.window; i += 1) {
-      segment = segment.next(cursor.segmentSize);
-      const text = segment.toString();
-      if ((this.retryAfter.get(text) ?? 0) > Date.now()) {
-        if (this.missing.has(text)) lastInArchive = names.at(-1) ?? cursor.name;
-        break; // nothing beyond a missing segment exists either
-      }
-      names.push(text);
-    }
-    if (lastInArchive) void this.markKept(lastInArchive);
-    if (lastInArchive === cursor.name) names.push(cursor.name);
-    const timeline = cursor.segment.timeline;
-    names.push(historyName(timeline + 1), historyName(timeline));
-    for (const name of names) {
-      if (this.inFlight.size >= Math.min(this.window, MAX_PARALLEL)) return;
-      if (this.inFlight.size > 0 && overBudget(this.inFlight.size)) return;
-      if (this.inFlight.has(name) || (this.retryAfter.get(name) ?? 0) > Date.now()) continue;
-      // Taken by rename, so only the re-read and the history files (copied) need a look each time.
-      if (this.published.has(name) && name !== cursor.name && !name.endsWith(".history")) continue;
+    const { fetch, keep } = plan(cursor, this, Date.now(), overBudget);
+    if (keep) void this.markKept(keep);
+    for (const name of fetch) {
       this.inFlight.add(name);
       void this.fetch(name).finally(() => this.inFlight.delete(name));
     }
@@ -335,17 +305,11 @@ class Prefetcher {
 
   /** Segments behind replay, or of another timeline, will not be asked for again. */
   private async cleanup(cursor: Cursor): Promise<void> {
-    const position = cursor.segment.segmentNumber(cursor.segmentSize);
     for (const entry of await readdir(this.dir).catch(() => [] as string[])) {
-      const name = withoutMark(entry);
-      if (!isSegmentName(name)) continue;
-      const segment = WalSegment.parse(name, 1024 * 1024);
-      const behind = segment.timeline !== cursor.segment.timeline || segment.segmentNumber(cursor.segmentSize) < position;
-      if (behind) {
-        await unlink(join(this.dir, entry)).catch(() => undefined);
-        this.published.delete(entry);
-        this.keepMarks.delete(name);
-      }
+      if (!leftBehind(entry, cursor)) continue;
+      await unlink(join(this.dir, entry)).catch(() => undefined);
+      this.published.delete(entry);
+      this.keepMarks.delete(withoutMark(entry));
     }
   }
 
@@ -385,10 +349,6 @@ function writeMarker(path: string): boolean {
   }
 }
 
-/** The file a mark is about: NAME.missing (storage lacks it), NAME.keep (serve by copy). */
-function withoutMark(entry: string): string {
-  return entry.replace(/\.(missing|keep)$/, "");
-}
 
 /** Segments, history files and their marks in the prefetch directory. */
 async function removePublished(dir: string): Promise<void> {
@@ -434,6 +394,3 @@ export async function stopPrefetchWorker(walDir: string): Promise<void> {
   await stopDaemon(pidFile(prefetchDir(walDir)));
 }
 
-function historyName(timeline: number): string {
-  return `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
-}
