@@ -117,7 +117,8 @@ function stopPrefetchWorkers(root) {
     .filter((path) => String(path).endsWith("prefetch/worker.pid") || String(path).endsWith(".wal-native/uploader.pid"));
   for (const file of pidFiles) {
     try {
-      process.kill(Number(readFileSync(join(root, String(file)), "utf8").trim()), "SIGKILL");
+      // "<pid> <boot id> <start time>" (src/daemon/identity.ts): the pid is the first word.
+      process.kill(Number(readFileSync(join(root, String(file)), "utf8").split(" ")[0]), "SIGKILL");
     } catch {
       // already gone
     }

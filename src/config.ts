@@ -201,8 +201,7 @@ function fileFrom(prefix: string, storagePrefix: string): FileLocation {
 
 /** wal-g looks up S3 setting K as K, then WALG_K, then WALE_K (internal/storage_adapter.go). */
 function s3Setting(env: Env, key: string): string | undefined {
-  const plain = key.startsWith("AWS_") ? key : key;
-  return env[plain] || env[`WALG_${key}`] || env[`WALE_${key}`] || undefined;
+  return env[key] || env[`WALG_${key}`] || env[`WALE_${key}`] || undefined;
 }
 
 function normaliseEndpoint(endpoint: string): string {

@@ -19,6 +19,8 @@ export interface LoggerOptions {
   /** Also append every line here (the runbook's /var/log/postgresql/wal-*.log); failures are ignored. */
   readonly file?: string;
   readonly stderr?: boolean;
+  /** Start each stderr line with its time (the helpers' stderr is their own log file, which has no other clock). */
+  readonly timestamps?: boolean;
 }
 
 const secrets: string[] = [];
@@ -41,7 +43,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const emit = (level: LogLevel, message: string, tag: string = level === "info" ? "" : `${level}: `): void => {
     if (RANK[level] < threshold) return;
     const line = redact(`${options.prefix}: ${tag}${message}`) + "\n";
-    if (options.stderr !== false) process.stderr.write(line);
+    if (options.stderr !== false) process.stderr.write(options.timestamps ? `${new Date().toISOString()} ${line}` : line);
     if (options.file && !fileBroken) {
       try {
         appendFileSync(options.file, `${new Date().toISOString()} [${process.pid}] ${line}`, { mode: 0o600 });

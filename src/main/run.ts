@@ -48,7 +48,7 @@ export async function runCommand(
     ...sseCustomerKeys, ...sseCustomerKeys.map((key) => (key ? Buffer.from(key).toString("base64") : undefined)),
     env.WALG_LIBSODIUM_KEY, env.WALG_PGP_KEY, env.WALG_PGP_KEY_PASSPHRASE,
   ]);
-  let log = createLogger({ prefix: invocation.program, level: "info" });
+  let log = createLogger({ prefix: invocation.program, level: "info", timestamps: invocation.role === "worker" });
   let code: number;
   let loaded: Config | undefined;
   try {
@@ -59,7 +59,7 @@ export async function runCommand(
     if (needsConfig) {
       const { archiveLogFile, restoreLogFile, logLevel } = config();
       const file = invocation.role === "archive" ? archiveLogFile : invocation.role === "restore" ? restoreLogFile : undefined;
-      log = createLogger({ prefix: invocation.program, level: logLevel, file });
+      log = createLogger({ prefix: invocation.program, level: logLevel, file, timestamps: invocation.role === "worker" });
     }
     code = (await body({ log, config })) ?? ExitCode.ok;
   } catch (error) {

@@ -1,5 +1,6 @@
 // Entry point of wal-native: everything that is not the per-segment archive/restore path.
 // Each command lives in src/ops/<name>/command.ts (wal-push and wal-fetch beside this file) and is loaded only when called.
+import { ConfigError } from "../errors.js";
 import { type Invocation, type Role, handleInfoFlags, runCommand, usageFailure } from "./run.js";
 import type { ToolCommand } from "../ops/shared/command.js";
 
@@ -39,11 +40,18 @@ if (!handleInfoFlags(invocation)) {
   const [name, ...args] = invocation.argv;
   const entry = name === undefined ? undefined : COMMANDS[name];
   if (!entry || name === undefined) usageFailure(invocation, name ? `unknown command '${name}'` : "no command given");
-  void entry.load().then(({ command }) => {
-    const sub: Invocation = { program: `wal-native ${name}`, role: entry.role ?? "tool", argv: args, usage: command.usage };
-    if (handleInfoFlags(sub)) return;
-    const problem = command.checkArgs?.(args);
-    if (problem) usageFailure(sub, problem);
-    void runCommand(sub, (context) => command.run(args, context), command.needsConfig ?? true);
-  });
+  void entry.load().then(
+    ({ command }) => {
+      const sub: Invocation = { program: `wal-native ${name}`, role: entry.role ?? "tool", argv: args, usage: command.usage };
+      if (handleInfoFlags(sub)) return;
+      const problem = command.checkArgs?.(args);
+      if (problem) usageFailure(sub, problem);
+      void runCommand(sub, (context) => command.run(args, context), command.needsConfig ?? true);
+    },
+    // A command that cannot be loaded is a broken install (a module missing from dist/ or node_modules).
+    (error: unknown) =>
+      runCommand({ ...invocation, program: `wal-native ${name}` }, () => {
+        throw new ConfigError("installation", `cannot load the ${name} command: ${(error as Error).message}`, "reinstall wal-native (npm ci && npm run build, or scripts/install.sh)");
+      }, false),
+  );
 }

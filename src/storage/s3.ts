@@ -14,8 +14,6 @@ import { writeObject } from "./s3-multipart.js";
 import { isNotFound, storageError } from "./s3-errors.js";
 import { sseCustomerFields } from "./sse-c.js";
 
-/** ops/s3-admin.ts takes it from here. */
-export { storageError } from "./s3-errors.js";
 
 export class S3Storage implements Storage {
   readonly label: string;

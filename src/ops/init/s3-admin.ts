@@ -5,7 +5,7 @@ import {
   type LifecycleRule, type S3Client,
 } from "@aws-sdk/client-s3";
 import type { S3Location } from "../../config.js";
-import { storageError } from "../../storage/s3.js";
+import { storageError } from "../../storage/s3-errors.js";
 import { StorageAccessError } from "../../errors.js";
 
 export const RULE_ABORT_MULTIPART = "wal-native-abort-incomplete-multipart";

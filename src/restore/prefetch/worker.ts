@@ -279,7 +279,7 @@ class Prefetcher {
       const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log, publish) : undefined;
       const started = performance.now();
       if (local === undefined) await downloadVerified(this.storage, destination, expect, compression, { ...publish, encryption });
-      this.context.log.debug(`${new Date().toISOString()} published ${name} in ${Math.round(performance.now() - started)} ms`);
+      this.context.log.debug(`published ${name} in ${Math.round(performance.now() - started)} ms`);
       this.published.add(name);
       this.missing.delete(name);
       await unlink(`${destination}${MARKS.missing}`).catch(() => undefined);
@@ -288,7 +288,7 @@ class Prefetcher {
       const absent = error instanceof NotFoundError;
       this.retryAfter.set(name, Date.now() + MISSING_RETRY_MS * (absent ? 1 : 3));
       if (absent) {
-        this.context.log.debug(`${new Date().toISOString()} ${name} is not in the archive`);
+        this.context.log.debug(`${name} is not in the archive`);
         this.missing.add(name);
         // Storage's answer, at most MISSING_RETRY_MS plus one request old: bin/wal-restore answers 74 from it while
         // the epoch second written in it is fresh (a few seconds), as if it had asked a moment earlier. Never for a

@@ -1,7 +1,7 @@
 // Records of confirmed uploads and claims of uploads in progress (src/archive/records.ts), on a scratch pg_wal.
 import { execFile, spawn } from "node:child_process";
 import { build } from "esbuild";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -67,18 +67,24 @@ describe("upload records", () => {
 describe("claims", () => {
   it("go to exactly one of several processes racing for them, which holds it until it releases it", async () => {
     const dir = walDir();
-    // records.ts bundled for plain node, and six processes started together that each claim, wait, release.
+    // records.ts bundled for plain node; six processes each claim, report, and hold on until every one has
+    // reported (a file "go"), so that a slow starter cannot find the claim already released.
     const script = join(dir, "claim.mjs");
     await build({ entryPoints: [join(import.meta.dirname, "../../../src/archive/records.ts")], bundle: true, format: "esm", platform: "node", outfile: join(dir, "records.mjs"), logLevel: "silent" });
-    writeFileSync(script, `import { claimUpload, releaseClaim } from "./records.mjs";
-const won = await claimUpload(process.argv[2], process.argv[3]);
-process.stdout.write(won ? "won" : "lost");
-await new Promise((resolve) => setTimeout(resolve, 500));
-if (won) await releaseClaim(process.argv[2], process.argv[3]);
+    writeFileSync(script, `import { existsSync, writeFileSync } from "node:fs";
+import { claimUpload, releaseClaim } from "./records.mjs";
+const [dir, name] = process.argv.slice(2);
+const won = await claimUpload(dir, name);
+writeFileSync(dir + "/result." + process.pid, won ? "won" : "lost");
+while (!existsSync(dir + "/go")) await new Promise((resolve) => setTimeout(resolve, 10));
+if (won) await releaseClaim(dir, name);
 `);
-    const racers = Array.from({ length: 6 }, () =>
-      new Promise<string>((resolve) => execFile(process.execPath, [script, dir, NAME], (_error, stdout) => resolve(stdout))));
-    const outcomes = await Promise.all(racers);
+    const racers = Array.from({ length: 6 }, () => new Promise<void>((resolve) => execFile(process.execPath, [script, dir, NAME], () => resolve())));
+    const results = () => readdirSync(dir).filter((entry) => entry.startsWith("result."));
+    for (const deadline = Date.now() + 25_000; results().length < 6 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+    const outcomes = results().map((entry) => readFileSync(join(dir, entry), "utf8"));
+    writeFileSync(join(dir, "go"), "");
+    await Promise.all(racers);
     expect(outcomes.filter((outcome) => outcome === "won")).toHaveLength(1);
     expect(outcomes.filter((outcome) => outcome === "lost")).toHaveLength(5);
     expect(await claimHolderAlive(dir, NAME)).toBe(false); // released
