@@ -1,8 +1,9 @@
 // wal-native drill restore|pitr|dr: the restore drills of the runbook (scripts/test-restore.sh,
 // test-pitr.sh, dr-drill.sh) as one tested implementation.
-import { accessSync, constants, readdirSync } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { readdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import type { ToolCommand } from "../shared/command.js";
+import { findOnPath, ourLauncher } from "../shared/executables.js";
 import { UsageError } from "../../errors.js";
 import { flagProblem, parseDuration, parseFlags } from "../shared/flags.js";
 
@@ -75,7 +76,7 @@ exit codes: 0 drill passed; 1 drill failed; 64 bad arguments; 78 configuration e
       kind, backup, fromDirectory: backupDir !== undefined, target,
       pgBin: flags.values.get("pg-bin") ?? findPgBin(),
       walg: flags.values.get("walg") ?? findOnPath("wal-g") ?? "wal-g",
-      walNative: resolve(dirname(process.argv[1] ?? "."), "..", "bin", "wal-native"),
+      walNative: ourLauncher("wal-native"),
       osUser: flags.values.get("os-user") ?? "postgres",
       dbUser: flags.values.get("db-user") ?? (process.env.POSTGRES_USER || "postgres"),
       parentDir: flags.values.get("work-dir"),
@@ -89,18 +90,6 @@ exit codes: 0 drill passed; 1 drill failed; 64 bad arguments; 78 configuration e
     if (json) process.stdout.write(`${stringifyJson(report, "  ")}\n`);
   },
 };
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
 /** pg_ctl on PATH, else the newest /usr/lib/postgresql/<major>/bin (Debian's layout). */
 function findPgBin(): string {

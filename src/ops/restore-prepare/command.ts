@@ -1,11 +1,12 @@
 // wal-native restore-prepare: options for preparing a data directory for point-in-time recovery.
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
-import { delimiter, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { ExitCode, UsageError, WalNativeError } from "../../errors.js";
 import type { RecoveryTarget, TargetAction } from "./prepare.js";
 import type { ToolCommand } from "../shared/command.js";
+import { findOnPath, isExecutable, ourLauncher } from "../shared/executables.js";
+import { parseStrictly } from "../shared/flags.js";
 
 const USAGE = `usage: wal-native restore-prepare [<data dir>] [options]
   Prepares a data directory (default $PGDATA) for archive recovery on PostgreSQL 12+: writes
@@ -58,68 +59,60 @@ interface Parsed {
   force: boolean;
 }
 
-const VALUE_OPTIONS = ["--target-time", "--target-xid", "--target-name", "--target-lsn", "--target-action",
-  "--target-timeline", "--restore-command", "--walg", "--pg-bin", "--primary-conninfo"];
+const TARGETS = ["target-latest", "target-immediate", "target-time", "target-xid", "target-name", "target-lsn"] as const;
+const OPTIONS = {
+  ...Object.fromEntries(TARGETS.map((name) => [name, { type: name === "target-latest" || name === "target-immediate" ? ("boolean" as const) : ("string" as const) }])),
+  inclusive: { type: "boolean" },
+  exclusive: { type: "boolean" },
+  "target-action": { type: "string" },
+  "target-timeline": { type: "string" },
+  standby: { type: "boolean" },
+  "primary-conninfo": { type: "string" },
+  "restore-command": { type: "string" },
+  fetch: { type: "string" },
+  walg: { type: "string" },
+  "pg-bin": { type: "string" },
+  force: { type: "boolean" },
+} as const;
 /** What may follow a bare --fetch as its backup name (anything else is the data directory). */
 const BACKUP_NAME = /^(LATEST|base_[0-9A-Za-z_]+)$/;
 
-/** Parses the arguments; throws UsageError. */
+/** Parses the arguments (node:util parseArgs); throws UsageError. */
 export function parseArgs(args: readonly string[]): Parsed {
-  const parsed: Parsed = { target: { kind: "latest" }, action: "promote", timeline: "latest", force: false, standby: false, actionGiven: false };
-  let targets = 0;
-  const setTarget = (target: RecoveryTarget): void => {
-    if (++targets > 1) throw new UsageError("give only one recovery target (PostgreSQL allows one)");
-    parsed.target = target;
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    let value: string | undefined = eq > 0 ? arg.slice(eq + 1) : undefined;
-    if (VALUE_OPTIONS.includes(flag) && value === undefined) {
-      value = args[++i];
-      if (value === undefined) throw new UsageError(`${flag} needs a value`);
-    }
-    switch (flag) {
-      case "--target-latest": setTarget({ kind: "latest" }); break;
-      case "--target-immediate": setTarget({ kind: "immediate" }); break;
-      case "--target-time": case "--target-xid": case "--target-name": case "--target-lsn":
-        setTarget({ kind: flag.slice("--target-".length) as "time", value: value as string });
-        break;
-      case "--target-action":
-        if (!["promote", "pause", "shutdown"].includes(value as string)) {
-          throw new UsageError(`--target-action '${value}': expected promote, pause or shutdown`);
-        }
-        parsed.action = value as TargetAction;
-        parsed.actionGiven = true;
-        break;
-      case "--standby": parsed.standby = true; break;
-      case "--primary-conninfo": parsed.primaryConninfo = value; break;
-      case "--target-timeline": parsed.timeline = value as string; break;
-      case "--inclusive": case "--exclusive":
-        if (parsed.inclusive !== undefined) throw new UsageError("give only one of --inclusive and --exclusive");
-        parsed.inclusive = flag === "--inclusive";
-        break;
-      case "--restore-command": parsed.restoreCommand = value; break;
-      case "--walg": parsed.walg = value; break;
-      case "--pg-bin": parsed.pgBin = value; break;
-      case "--force": parsed.force = true; break;
-      case "--fetch": {
-        const next = args[i + 1];
-        parsed.fetch = value ?? (next !== undefined && BACKUP_NAME.test(next) ? (i++, next) : "LATEST");
-        if (parsed.fetch === "") throw new UsageError("--fetch= needs a backup name");
-        break;
-      }
-      default:
-        if (arg.startsWith("-")) throw new UsageError(`unknown option '${arg}'`);
-        if (parsed.dataDir !== undefined) throw new UsageError(`unexpected argument '${arg}' (one data directory only)`);
-        parsed.dataDir = arg;
-    }
-  }
-  if (parsed.standby && (parsed.actionGiven || parsed.inclusive !== undefined)) {
+  // --fetch takes an optional value: a bare one is followed by a backup name or by something else (LATEST).
+  const normalised = args.flatMap((arg, i) => (arg === "--fetch" && !BACKUP_NAME.test(args[i + 1] ?? "") ? ["--fetch=LATEST"] : [arg]));
+  const { values, positionals, optionNames } = parseStrictly(normalised, OPTIONS);
+  const targets = optionNames.filter((name) => (TARGETS as readonly string[]).includes(name));
+  if (targets.length > 1) throw new UsageError("give only one recovery target (PostgreSQL allows one)");
+  if (values.inclusive && values.exclusive) throw new UsageError("give only one of --inclusive and --exclusive");
+  if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}' (one data directory only)`);
+  const actionGiven = values["target-action"] !== undefined;
+  const action = (values["target-action"] as string | undefined) ?? "promote";
+  if (!["promote", "pause", "shutdown"].includes(action)) throw new UsageError(`--target-action '${action}': expected promote, pause or shutdown`);
+  if (values.fetch === "") throw new UsageError("--fetch= needs a backup name");
+  const inclusive = values.inclusive ? true : values.exclusive ? false : undefined;
+  const standby = values.standby === true;
+  if (standby && (actionGiven || inclusive !== undefined)) {
     throw new UsageError("--target-action, --inclusive and --exclusive are for a targeted recovery, not for --standby");
   }
-  return parsed;
+  const named = targets[0] ?? "target-latest";
+  const target: RecoveryTarget = named === "target-latest" ? { kind: "latest" } : named === "target-immediate" ? { kind: "immediate" }
+    : { kind: named.slice("target-".length) as "time", value: values[named] as string };
+  return {
+    dataDir: positionals[0],
+    standby,
+    primaryConninfo: values["primary-conninfo"] as string | undefined,
+    actionGiven,
+    target,
+    action: action as TargetAction,
+    timeline: (values["target-timeline"] as string | undefined) ?? "latest",
+    inclusive,
+    restoreCommand: values["restore-command"] as string | undefined,
+    fetch: values.fetch as string | undefined,
+    walg: values.walg as string | undefined,
+    pgBin: values["pg-bin"] as string | undefined,
+    force: values.force === true,
+  };
 }
 
 export const command: ToolCommand = {
@@ -144,7 +137,7 @@ export const command: ToolCommand = {
       config(); // wal-g reads the same WALG_* settings: a clear configuration error beats a wal-g stack trace
       fetch = { backup: parsed.fetch, walg: parsed.walg ?? requireWalg() };
     }
-    const restoreCommand = parsed.restoreCommand ?? `${shellWord(ourBin("wal-restore"))} %f %p`;
+    const restoreCommand = parsed.restoreCommand ?? `${shellWord(ourLauncher("wal-restore"))} %f %p`;
     const report = await prepareRecovery({
       dataDir: resolve(dataDir),
       recovery: {
@@ -169,18 +162,8 @@ export function shown(name: string, value: string): string {
     .replace(/(:\/\/[^:@/\s]*:)[^@\s]*@/, "$1***@");
 }
 
-/** Our own launcher beside this bundle (dist/ -> bin/), else the bare name for PATH. */
-function ourBin(name: string): string {
-  const script = process.argv[1];
-  if (script) {
-    const candidate = join(dirname(resolve(script)), "..", "bin", name);
-    if (isExecutable(candidate)) return resolve(candidate);
-  }
-  return name;
-}
-
 function requireWalg(): string {
-  const found = onPath("wal-g");
+  const found = findOnPath("wal-g");
   if (found) return found;
   throw new WalNativeError("--fetch needs wal-g, which is not on PATH", ExitCode.config,
     { hint: "install wal-g (https://github.com/wal-g/wal-g/releases), pass --walg <path>, or fetch the backup yourself" });
@@ -193,9 +176,9 @@ async function serverMajor(pgBin: string | undefined): Promise<number | undefine
     if (!isExecutable(postgres)) throw new UsageError(`--pg-bin '${pgBin}' has no postgres executable`);
     return versionOf(postgres);
   }
-  const postgres = onPath("postgres");
+  const postgres = findOnPath("postgres");
   if (postgres) return versionOf(postgres);
-  const pgConfig = onPath("pg_config");
+  const pgConfig = findOnPath("pg_config");
   return pgConfig ? versionOf(pgConfig) : undefined;
 }
 
@@ -209,19 +192,3 @@ async function versionOf(binary: string): Promise<number | undefined> {
   }
 }
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(delimiter).filter(Boolean)) {
-    const candidate = join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

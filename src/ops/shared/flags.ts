@@ -1,4 +1,6 @@
-// A small flag parser for wal-native sub-commands: --name, --name value, --name=value, positionals.
+// Arguments of wal-native sub-commands, read by node:util parseArgs (--name, --name value, --name=value,
+// positionals, "--"), with its errors in our words; and the durations, counts and ages they take.
+import { parseArgs } from "node:util";
 import { UsageError } from "../../errors.js";
 
 export interface FlagSpec {
@@ -17,30 +19,18 @@ export interface ParsedFlags {
 }
 
 export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags {
+  const options = Object.fromEntries([
+    ...(spec.switches ?? []).map((name) => [name, { type: "boolean" as const }]),
+    ...(spec.values ?? []).map((name) => [name, { type: "string" as const }]),
+  ]);
+  const parsed = parseStrictly(args, options);
   const values = new Map<string, string>();
   const switches = new Set<string>();
-  const positionals: string[] = [];
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] as string;
-    if (!arg.startsWith("--") || arg === "--") {
-      if (arg !== "--") positionals.push(arg);
-      else positionals.push(...args.slice(i + 1));
-      if (arg === "--") break;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    if (spec.switches?.includes(name)) {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      switches.add(name);
-    } else if (spec.values?.includes(name)) {
-      const value = eq >= 0 ? arg.slice(eq + 1) : args[++i];
-      if (value === undefined) throw new UsageError(`--${name} needs a value`);
-      values.set(name, value);
-    } else {
-      throw new UsageError(`unknown option '${arg}'`);
-    }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (typeof value === "string") values.set(name, value);
+    else if (value === true) switches.add(name);
   }
+  const positionals = parsed.positionals;
   const min = spec.minPositionals ?? 0;
   const max = spec.maxPositionals ?? 0;
   if (positionals.length < min || positionals.length > max) {
@@ -48,6 +38,32 @@ export function parseFlags(args: readonly string[], spec: FlagSpec): ParsedFlags
     throw new UsageError(`expected ${wanted} argument${max === 1 ? "" : "s"}, got ${positionals.length}`);
   }
   return { values, switches, positionals };
+}
+
+type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>;
+
+export interface Parsed {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: string[];
+  /** The options in the order given (a repeated option appears each time). */
+  readonly optionNames: string[];
+}
+
+/** parseArgs in strict mode, its errors turned into UsageErrors worded like the rest of our messages. */
+export function parseStrictly(args: readonly string[], options: Options): Parsed {
+  try {
+    const { values, positionals, tokens } = parseArgs({ args: [...args], options, strict: true, allowPositionals: true, tokens: true });
+    const optionNames = tokens.flatMap((token) => (token.kind === "option" ? [token.name] : []));
+    return { values: values as Parsed["values"], positionals, optionNames };
+  } catch (error) {
+    const { code, message } = error as { code?: string; message: string };
+    const option = /'(--?[^' =]+)/.exec(message)?.[1] ?? "";
+    if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option '${option}'`);
+    if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+      throw new UsageError(/does not take an argument/.test(message) ? `${option} takes no value` : `${option} needs a value`);
+    }
+    throw new UsageError(message);
+  }
 }
 
 /** For ToolCommand.checkArgs: the problem as text, or undefined. */
