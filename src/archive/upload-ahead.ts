@@ -111,7 +111,7 @@ export async function uploadOne(
   try {
     // Another process may have pushed and recorded it between the listing and this claim.
     if (await inStorage(options.walDir, name, options.env, true)) return true;
-    const { outcome, summary, storedBytes } = await pushWalFile(path, name, { ...context, log: quiet(context.log) });
+    const { outcome, summary, storedBytes } = await pushWalFile(path, name, { ...context, log: infoAsDebug(context.log) });
     // Found already archived: PostgreSQL has most likely just archived it itself (its .ready not yet
     // renamed); a record would never be used. Its own call, if one comes, finds it equal in storage.
     if (outcome === "already-archived") return true;
@@ -160,6 +160,6 @@ function isWalName(name: string): boolean {
 }
 
 /** Ahead uploads report at debug level: the info line belongs to PostgreSQL's own call for the file. */
-function quiet(log: Logger): Logger {
+function infoAsDebug(log: Logger): Logger {
   return { ...log, info: log.debug };
 }

@@ -12,7 +12,7 @@ import { NAMES, STATE_DIR, settingsFingerprint } from "../fastpath/protocol.js";
 import { daemonAlive, ownsPidFile, spawnDaemon, stopDaemon } from "../daemon/daemon.js";
 import { readProcessFile } from "../daemon/identity.js";
 import { watchLifetime } from "../daemon/lifetime.js";
-import { exists } from "../io/exists.js";
+import { exists } from "../io/fs.js";
 import { claimUpload, pruneRecords } from "./records.js";
 import type { PushContext } from "./push/push.js";
 import { absentInOneLook, readyNames, unrecorded, uploadOne } from "./upload-ahead.js";

@@ -4,7 +4,7 @@ import { Transform, Writable, type Readable, type TransformCallback } from "node
 import { type DigestAlgorithm, type DigestStream, RECORDED_ALGORITHM, startDigest } from "./content-digest.js";
 
 /** Counts and hashes what flows through, and keeps the first `keep` bytes for header checks. */
-export class Inspector extends Transform {
+export class HashingTap extends Transform {
   bytes = 0;
   private readonly hash: DigestStream;
   private head: Buffer[] = [];

@@ -1,7 +1,7 @@
 // The local fast-recovery archive: plain uncompressed WAL files, written atomically, read first on restore.
 import { chmod, copyFile, mkdir, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { syncDirectory } from "../storage/fs.js";
+import { fsyncFile, syncDirectory } from "../io/fs.js";
 
 export class LocalArchive {
   constructor(readonly dir: string) {}
@@ -35,14 +35,5 @@ export class LocalArchive {
     } catch {
       return undefined;
     }
-  }
-}
-
-export async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }

@@ -16,8 +16,9 @@ import { DEFAULT_SEGMENT_SIZE, type WalFileName } from "../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
 import { candidateKeys, walKey } from "../wal/archive-keys.js";
 import type { OpenedObject, Storage } from "../storage/storage.js";
-import { isCode, syncDirectory } from "../storage/fs.js";
-import { Inspector, fileHandleSink } from "../io/streams.js";
+import { isCode, syncDirectory } from "../io/fs.js";
+import { Semaphore } from "../io/semaphore.js";
+import { HashingTap, fileHandleSink } from "../io/streams.js";
 import { type ContentDigest, digestLabel, digestOf, recordedDigest } from "../io/content-digest.js";
 
 export interface Expectation {
@@ -116,23 +117,22 @@ const ENCRYPTION_ALLOWANCE = WHOLE_LIMIT / 256;
  * recovery of 64 segments 4.8 s against 3.7-4.0 s with two), at the cost of a second 16 MiB buffer.
  */
 class DecodeSlots {
-  private free: Buffer[] = [];
-  private busy = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly free: Buffer[] = [];
+  private readonly slots: Semaphore;
 
-  constructor(private readonly slots: number) {}
+  constructor(count: number) {
+    this.slots = new Semaphore(count);
+  }
 
   async acquire(): Promise<Output> {
-    while (this.busy >= this.slots) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.busy += 1;
+    await this.slots.acquire();
     return new Output(this.free.pop(), WHOLE_LIMIT);
   }
 
   release(output: Output): void {
     // The buffer it grew into, if the file was small enough for the limit: reused as is.
     if (output.buffer.length === WHOLE_LIMIT) this.free.push(output.buffer);
-    this.busy -= 1;
-    this.waiting.shift()?.();
+    this.slots.release();
   }
 }
 
@@ -244,7 +244,7 @@ export async function writeVerified(
   stages: NodeJS.ReadWriteStream[],
   options: PublishOptions,
 ): Promise<number> {
-  const inspector = new Inspector(LONG_HEADER_SIZE, expect.digest?.algorithm);
+  const inspector = new HashingTap(LONG_HEADER_SIZE, expect.digest?.algorithm);
   try {
     return await publishThrough(destination, expect, options, async (handle) => {
       await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);

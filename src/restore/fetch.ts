@@ -6,7 +6,7 @@ import type { Config } from "../config.js";
 import { CorruptDataError, NotFoundError, isTransient } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
 import { WalSegment, parseWalFileName } from "../wal/file-name.js";
-import { readClusterSystemId } from "../wal/identity.js";
+import { readClusterSystemId } from "../wal/system-id.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
 import { clearStorageFailure, failurePolicy, lastStorageFailure, noteStorageFailure, recoveryKindAt } from "./on-error.js";

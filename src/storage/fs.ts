@@ -7,6 +7,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LocalFileError, NotFoundError } from "../errors.js";
 import { fileHandleSink } from "../io/streams.js";
+import { isCode, syncDirectory } from "../io/fs.js";
 import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions } from "./storage.js";
 
 /** wal-g v3.0.9 hides names with this suffix from listings (storage/utils.go HasTimestampRandomTmpSuffix). */
@@ -49,7 +50,7 @@ export class FsStorage implements Storage {
   async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<ObjectInfo> {
     const path = this.pathOf(key);
     const dir = dirname(path);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirectoryDurably(dir);
     const temp = `${path}.tmp.${timestampTag()}-${randomBytes(8).toString("hex")}`;
     try {
       const handle = await open(temp, "wx", 0o600);
@@ -125,19 +126,20 @@ async function* walk(root: string, relative: string): AsyncIterable<string> {
   }
 }
 
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
+
+/**
+ * mkdir -p, and an fsync of the parent of every directory it created (the leaf's own entries are synced after the
+ * rename): after a crash the first object of a new wal_005/ must not lose the directory's name.
+ */
+async function makeDirectoryDurably(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (first === undefined) return;
+  for (let created = dir; ; created = dirname(created)) {
+    await syncDirectory(dirname(created));
+    if (created === first || dirname(created) === created) break;
   }
 }
 
 function timestampTag(): string {
   return new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-}
-
-export function isCode(error: unknown, code: string): boolean {
-  return typeof error === "object" && error !== null && (error as { code?: unknown }).code === code;
 }

@@ -11,14 +11,15 @@ import { type Codec, loadCodec } from "../../compress/codec.js";
 import { type Crypter, decodingStages, loadCrypter } from "../../crypto/crypter.js";
 import { type WalFileName, parseWalFileName } from "../../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../../wal/segment-check.js";
-import { checkArchiveIdentity } from "../../wal/identity.js";
+import { checkArchiveIdentity } from "../identity.js";
 import { candidateKeys, codecOfKey, walKey } from "../../wal/archive-keys.js";
 import { ObjectExistsError, type ObjectInfo, type Storage } from "../../storage/storage.js";
 import { LocalArchive } from "../../local-archive/store.js";
 import { STATE_DIR } from "../../fastpath/protocol.js";
-import { Inspector, digestOfStream } from "../../io/streams.js";
+import { HashingTap, digestOfStream } from "../../io/streams.js";
 import { type ContentDigest, type DigestAlgorithm, RECORDED_ALGORITHM, digestMetadata, digestOf, recordedDigest } from "../../io/content-digest.js";
 import { sameWalAsArchived } from "./same-wal.js";
+import { Semaphore } from "../../io/semaphore.js";
 
 /**
  * Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g".
@@ -78,7 +79,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const protect = config.preventWalOverwrite || file.kind === "history";
   // The checks that ask storage run while the file is read and compressed; nothing is written before both
   // answered. At 20 ms from the store this hides a round trip per file.
-  const checked = settled(
+  const checked = awaitLater(
     Promise.all([
       source.systemId === undefined ? undefined : checkArchiveIdentity(storage, source.systemId, identityCache),
       protect ? findArchived(storage, name, context) : undefined,
@@ -125,7 +126,7 @@ async function findArchived(storage: Storage, name: string, context: PushContext
 }
 
 /** Awaits a promise later without leaving its rejection unhandled meanwhile (the caller may fail first). */
-function settled<T>(promise: Promise<T>): () => Promise<T> {
+function awaitLater<T>(promise: Promise<T>): () => Promise<T> {
   const outcome = promise.then(
     (value) => ({ ok: true as const, value }),
     (error: unknown) => ({ ok: false as const, error }),
@@ -175,33 +176,14 @@ async function packWhole(codec: Codec, crypter: Crypter | undefined, source: Sou
  * LZ4 compresses a segment in ~5 ms on the main thread, so one at a time. Brotli compresses a segment on one
  * pool thread, so two run at once (2.8 s against 3.2-3.8 s with one, for 64 segments).
  */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor(count: number) {
-    this.free = count;
-  }
-  async acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free -= 1;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
-  }
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free += 1;
-  }
-}
-const compressing = new Slots(2);
-const compressingLz4 = new Slots(1);
+const compressing = new Semaphore(2);
+const compressingLz4 = new Semaphore(1);
 
 /** Larger files stream through with bounded memory; the checksum is computed while they pass. */
 async function uploadStreaming(
   storage: Storage, key: string, codec: Codec, crypter: Crypter | undefined, source: SourceFacts, protect: boolean, config: Config,
 ): Promise<ObjectInfo> {
-  const hashing = new Inspector();
+  const hashing = new HashingTap();
   // A multipart upload needs its metadata before the end of the body (objects larger than a part).
   const oneRequest = config.storage.kind === "file" || source.size * 1.01 + 1024 < config.storage.partSize;
   const early = oneRequest || crypter ? undefined : await source.digest(RECORDED_ALGORITHM);
@@ -337,7 +319,7 @@ async function sameContent(
   const codec = codecOfKey(name, found.key);
   if (!recorded) {
     // Decrypted with the configured key: an object it cannot decrypt fails here, saying why (exit 65).
-    const archived = new Inspector(0, RECORDED_ALGORITHM);
+    const archived = new HashingTap(0, RECORDED_ALGORITHM);
     await pipeline([await storage.read(found.key), ...(await decodingStages(codec, config.encryption, found.key)), archived, new PassThrough().resume()]);
     if (archived.bytes === source.size && archived.digest() === (await source.digest(RECORDED_ALGORITHM))) return true;
   }

@@ -10,7 +10,7 @@ import type { Config } from "../../config.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../log.js";
 import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } from "../../wal/file-name.js";
-import { readClusterSystemId } from "../../wal/identity.js";
+import { readClusterSystemId } from "../../wal/system-id.js";
 import type { Storage } from "../../storage/storage.js";
 import { MARKS, NAMES, STATE_DIR, fetchingMark } from "../../fastpath/protocol.js";
 import { type Cursor, leftBehind, plan, widenedWindow, withoutMark } from "./schedule.js";
@@ -18,7 +18,7 @@ import { daemonAlive, ensureDaemon, ownsPidFile, stopDaemon } from "../../daemon
 import { currentBootId, isAlive, readProcessFile, signalIfAlive } from "../../daemon/identity.js";
 import { type Lifetime, watchLifetime } from "../../daemon/lifetime.js";
 import { bodiesInMemory, downloadVerified, fromLocalArchive } from "../download.js";
-import { exists } from "../../io/exists.js";
+import { exists } from "../../io/fs.js";
 
 const POLL_MS = 20;
 const WORKER_NICENESS = 10;

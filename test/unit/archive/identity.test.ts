@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConflictError, TransientStorageError } from "../../../src/errors.js";
-import { IDENTITY_KEY, checkArchiveIdentity, readArchiveIdentity } from "../../../src/wal/identity.js";
+import { IDENTITY_KEY, checkArchiveIdentity, readArchiveIdentity } from "../../../src/archive/identity.js";
 import { MemoryStorage } from "../../support/memory-storage.js";
 
 const dirs: string[] = [];

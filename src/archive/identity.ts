@@ -1,5 +1,5 @@
-// Which cluster a segment belongs to: the system identifier in pg_control and the one the archive
-// was claimed by, so that two clusters never mix their WAL under one prefix.
+// Which cluster an archive belongs to: the first push claims it with the segment's system identifier, and a
+// segment of another system is refused, so that two clusters never mix their WAL under one prefix.
 import { mkdir, readFile, writeFile, rename } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
@@ -8,16 +8,6 @@ import { ObjectExistsError, type Storage } from "../storage/storage.js";
 
 /** Object at the storage root that records the cluster an archive belongs to; wal-g ignores it. */
 export const IDENTITY_KEY = "wal_native_identity.json";
-
-/** pg_control starts with system_identifier (uint64, catalog/pg_control.h); cwd is PGDATA for archive/restore commands. */
-export async function readClusterSystemId(dataDir = "."): Promise<bigint | undefined> {
-  try {
-    const control = await readFile(join(dataDir, "global", "pg_control"));
-    return control.length >= 8 ? control.readBigUInt64LE(0) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Refuses a segment whose system identifier differs from the archive's. The first push claims the
