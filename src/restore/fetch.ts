@@ -11,7 +11,8 @@ import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
 import { clearStorageFailure, failurePolicy, lastStorageFailure, noteStorageFailure, recoveryKindAt } from "./on-error.js";
 import { type Expectation, downloadVerified, fromLocalArchive } from "./download.js";
-import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker, takePrefetched } from "./prefetch/worker.js";
+import { takePrefetched } from "./prefetch/handoff.js";
+import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker } from "./prefetch/worker.js";
 
 export interface FetchContext {
   readonly config: Config;

@@ -1,7 +1,7 @@
 // Prefetch for recovery: a detached worker keeps the next segments of the timeline PostgreSQL is
 // replaying downloaded, verified and published by rename in pg_wal/.wal-native/prefetch/, where
 // wal-restore (or the sh launcher, before Node starts) takes them by rename.
-import { copyFile, readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rmdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setPriority } from "node:os";
@@ -13,9 +13,10 @@ import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } fro
 import { readClusterSystemId } from "../../wal/system-id.js";
 import type { Storage } from "../../storage/storage.js";
 import { MARKS, NAMES, STATE_DIR, fetchingMark } from "../../fastpath/protocol.js";
+import { pidFile, prefetchDir } from "./handoff.js";
 import { type Cursor, leftBehind, plan, widenedWindow, withoutMark } from "./schedule.js";
 import { daemonAlive, ensureDaemon, ownsPidFile, stopDaemon } from "../../daemon/daemon.js";
-import { currentBootId, isAlive, readProcessFile, signalIfAlive } from "../../daemon/identity.js";
+import { currentBootId, readProcessFile, signalIfAlive } from "../../daemon/identity.js";
 import { type Lifetime, watchLifetime } from "../../daemon/lifetime.js";
 import { bodiesInMemory, downloadVerified, fromLocalArchive } from "../download.js";
 import { exists } from "../../io/fs.js";
@@ -46,46 +47,6 @@ const BODY_BUDGET = 8 * 1024 * 1024;
 function overBudget(inFlight: number): boolean {
   const { held, last } = bodiesInMemory();
   return held >= BODY_BUDGET || inFlight * (last || BODY_BUDGET / 2) >= BODY_BUDGET;
-}
-
-export function prefetchDir(walDir: string): string {
-  return join(walDir, STATE_DIR, "prefetch");
-}
-
-function pidFile(dir: string): string {
-  return join(dir, NAMES.workerPid);
-}
-
-/**
- * The worker publishes without fsync, so after a machine crash a published file may be torn while its name
- * survived: its files are served only while worker.pid names a live worker of this boot (daemon/identity.ts).
- * Where the boot cannot be told (no /proc), no file is ever served and the worker fsyncs nothing in vain.
- */
-async function servedByLiveWorker(dir: string): Promise<boolean> {
-  return isAlive(await readProcessFile(pidFile(dir)));
-}
-
-/**
- * Hands a prefetched segment to the destination: one attempt, no waiting. bin/wal-restore has already waited, by
- * the budgets of fastpath/protocol.ts, for a starting worker, a segment in hand, or a download that grows; Node
- * starts only when that wait ended without the file, so waiting again here would only add up. The archive's last
- * segment (NAME.keep) is copied, as PostgreSQL reads it again; anything else is renamed. A "not in the archive"
- * from the worker (NAME.missing) is not used here: this call asks storage, the authority, itself.
- */
-export async function takePrefetched(walDir: string, name: string, destination: string): Promise<boolean> {
-  const dir = prefetchDir(walDir);
-  if (!(await servedByLiveWorker(dir))) return false;
-  const published = join(dir, name);
-  try {
-    if (await exists(`${published}${MARKS.keep}`)) {
-      const temp = `${destination}.wal-native.tmp`;
-      await new Promise<void>((resolve, reject) => copyFile(published, temp, (error) => (error ? reject(error) : resolve())));
-      await rename(temp, destination);
-    } else await rename(published, destination);
-    return true;
-  } catch {
-    return false; // not published: Node fetches it
-  }
 }
 
 /**
@@ -154,7 +115,6 @@ async function ensureWorker(walDir: string, config: Config, freshCursor: boolean
     env: process.env,
   });
 }
-
 
 export interface WorkerContext {
   readonly config: Config;
@@ -348,7 +308,6 @@ function writeMarker(path: string): boolean {
     return false;
   }
 }
-
 
 /** Segments, history files and their marks in the prefetch directory. */
 async function removePublished(dir: string): Promise<void> {
