@@ -4,7 +4,6 @@ import { readFileSync } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import { S3Client } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { S3Location } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { S3Storage } from "./s3.js";
@@ -36,13 +35,15 @@ export function createS3Client(location: S3Location): S3Client {
       location.accessKeyId && location.secretAccessKey
         ? { accessKeyId: location.accessKeyId, secretAccessKey: location.secretAccessKey, sessionToken: location.sessionToken }
         : undefined,
-    requestHandler: new NodeHttpHandler({
+    // The SDK builds its own Node handler from these options (no direct dependency on the handler package,
+    // which could drift from the SDK's).
+    requestHandler: {
       connectionTimeout: Math.min(location.requestTimeoutMs, 5000),
       // Inactivity on the socket, also while a response body streams: smithy's requestTimeout only
       // covers the wait for headers and by default merely logs a warning, so a stalled GET hung forever.
       socketTimeout: location.requestTimeoutMs,
       httpAgent: new HttpAgent({ keepAlive: true }),
       httpsAgent: new HttpsAgent({ keepAlive: true, ca }),
-    }),
+    },
   });
 }

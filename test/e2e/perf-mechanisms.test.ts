@@ -207,7 +207,8 @@ describe("prefetch", () => {
       peakKb = Math.max(peakKb, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]));
     }
     // ~128 MB measured; 160-167 MB when the worker downloaded four such objects at once.
-    expect(peakKb / 1024).toBeLessThan(150);
+    // The bound was measured under Node 20 (V8 11.3); another major may need it moved.
+    expect(peakKb / 1024, `peak RSS on Node ${process.versions.node}`).toBeLessThan(150);
   });
 
   it("follows the segment size of the served files (initdb --wal-segsize=64)", async () => {

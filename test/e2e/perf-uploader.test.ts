@@ -290,6 +290,7 @@ describe("background uploader", () => {
     const peakKb = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
     expect(stored(dir)).toHaveLength(list.length);
     // ~125 MB measured; 160 MB with a full collection only every 8 files, 174 MB with none.
-    expect(peakKb / 1024).toBeLessThan(150);
+    // The bound was measured under Node 20 (V8 11.3); another major may need it moved.
+    expect(peakKb / 1024, `peak RSS on Node ${process.versions.node}`).toBeLessThan(150);
   });
 });
