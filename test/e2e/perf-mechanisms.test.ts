@@ -471,13 +471,16 @@ describe("prefetch", () => {
     const dir = restoreScratch(source);
     expect((await restore(dir, list[0] as string)).code).toBe(0);
     const late = list[2] as string;
-    await waitForFiles(join(dir.wal, ".wal-native", "prefetch"), [`${late}.missing`, "00000002.history.missing"]);
+    // A history file's absence is never marked: PostgreSQL picks its timeline from those answers (Node asks storage).
+    await waitForFiles(join(dir.wal, ".wal-native", "prefetch"), [`${late}.missing`]);
+    expect(readdirSync(join(dir.wal, ".wal-native", "prefetch"))).not.toContain("00000002.history.missing");
     const absent = await restore(dir, late);
     expect(absent.code).toBe(74);
     expect(absent.stderr).toBe("");
     expect(absent.logged).toMatch(/not found in the archive \(checked by the prefetch worker/);
     const history = await restore(dir, "00000002.history");
     expect(history.code).toBe(74);
+    expect(history.stderr).toMatch(/wal-restore: .*00000002\.history.* not found/); // from Node, which asked storage
     // The primary archives it now; the worker looks again within a second and publishes it.
     const contents = stage(source, [late]);
     await archiveAll(source, [late]);
