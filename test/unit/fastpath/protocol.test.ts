@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { RECORD_SETTINGS, fileIdentity, shConstants, settingsFingerprint } from "../../../src/fastpath/protocol.js";
+import { RECORD_VARIABLES, fileIdentity, shConstants, settingsFingerprint } from "../../../src/fastpath/protocol.js";
 
 const repo = join(import.meta.dirname, "..", "..", "..");
 const scratch = mkdtempSync(join(tmpdir(), "wal-native-protocol-"));
@@ -22,13 +22,14 @@ describe("the fast-path protocol", () => {
 
   it("settings fingerprint: the sh expansion the launcher uses gives the TypeScript's value for any mix of settings", () => {
     const fingerprint = shConstants("/node").FINGERPRINT as string;
-    const names = RECORD_SETTINGS.flat();
+    const names = RECORD_VARIABLES;
     const cases: Record<string, string>[] = [
       {},
       { WALG_S3_PREFIX: "s3://a/b", AWS_ENDPOINT: "http://x" },
       { WALE_S3_PREFIX: "s3://c", WALG_AWS_ENDPOINT: "http://y", WALE_AWS_REGION: "r1" },
       { WALG_S3_PREFIX: "", WALE_S3_PREFIX: "s3://d", AWS_ENDPOINT: "", WALE_AWS_ENDPOINT: "z", AWS_REGION: "r2", WALG_AWS_REGION: "r3" },
       { WALG_FILE_PREFIX: "/f", WALE_FILE_PREFIX: "/g", WALG_STORAGE_PREFIX: "p/q", WALG_COMPRESSION_METHOD: "brotli" },
+      { WALG_LIBSODIUM_KEY: "k".repeat(32), WALG_LIBSODIUM_KEY_TRANSFORM: "none", WALE_S3_SSE_C: "c".repeat(32) },
     ];
     for (const env of cases) {
       const sh = execFileSync("/bin/dash", ["-c", `printf '%s' "${fingerprint}"`], { env: Object.fromEntries(names.filter((n) => n in env).map((n) => [n, env[n]!])), encoding: "utf8" });
