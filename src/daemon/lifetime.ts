@@ -19,21 +19,34 @@ const STOP_GRACE_MS = 5_000;
 export type StopReason = "server gone" | "signal" | "memory";
 
 /**
- * In a real data directory (global/pg_control), the server is gone when postmaster.pid is absent or names no live
- * process. Anywhere else (a copied pg_wal, a test's scratch directory) there is no server to follow.
+ * The server of a data directory: "running" while postmaster.pid names a live process, "dead" when it names none
+ * (a crash, a reused directory), "none" without a postmaster.pid, or outside a real data directory (no
+ * global/pg_control: a copied pg_wal, a test's scratch directory).
  */
-export async function serverGone(dataDir: string): Promise<boolean> {
-  if (!(await stat(join(dataDir, "global", "pg_control")).then(() => true, () => false))) return false;
+export type ServerState = "running" | "dead" | "none";
+
+export async function serverState(dataDir: string): Promise<ServerState> {
+  if (!(await stat(join(dataDir, "global", "pg_control")).then(() => true, () => false))) return "none";
   const text = await readFile(join(dataDir, "postmaster.pid"), "utf8").catch(() => undefined);
-  if (text === undefined) return true;
+  if (text === undefined) return "none";
   const pid = Number(text.split("\n", 1)[0]?.trim());
-  if (!Number.isSafeInteger(pid) || pid < 1) return false; // being written: look again next time
+  if (!Number.isSafeInteger(pid) || pid < 1) return "running"; // being written: look again next time
   try {
     process.kill(pid, 0);
-    return false;
+    return "running";
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== "EPERM";
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? "running" : "dead";
   }
+}
+
+/**
+ * The helper's server is gone once postmaster.pid names a dead process, or once a server it has seen running has
+ * removed its postmaster.pid (a clean stop). A helper started where no server runs (a DBA's wal-restore by hand in a
+ * stopped data directory) has none to follow, and ends by its idle timeout as before.
+ */
+export function serverGoneAfter(previous: { seen: boolean }, state: ServerState): boolean {
+  if (state === "running") previous.seen = true;
+  return state === "dead" || (previous.seen && state === "none");
 }
 
 export interface Lifetime {
@@ -70,12 +83,13 @@ export function watchLifetime(dataDir: string, log: Logger): Lifetime {
   process.on("uncaughtException", onCrash);
   process.on("unhandledRejection", onCrash);
   log.info(`started (pid ${process.pid}), following the server of ${dataDir}`);
+  const server = { seen: false };
   let looking = false;
   const timer = setInterval(() => {
     if (looking) return;
     looking = true;
     void (async () => {
-      if (await serverGone(dataDir)) stop("server gone", "PostgreSQL is gone (postmaster.pid absent or its process dead): stopping");
+      if (serverGoneAfter(server, await serverState(dataDir))) stop("server gone", "PostgreSQL is gone (postmaster.pid absent or its process dead): stopping");
       const heap = getHeapStatistics();
       if (heap.used_heap_size > HEAP_SHARE * heap.heap_size_limit) {
         stop("memory", `heap at ${Math.round(heap.used_heap_size / 1048576)} MiB of ${Math.round(heap.heap_size_limit / 1048576)}: stopping`);

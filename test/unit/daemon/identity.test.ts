@@ -64,3 +64,15 @@ describe("process lines", () => {
     expect(await isAlive(describeProcess(pid))).toBe(false);
   });
 });
+
+describe("a helper's server", () => {
+  it("is gone once postmaster.pid names a dead process, or once a server seen running has removed it", async () => {
+    const { serverGoneAfter } = await import("../../../src/daemon/lifetime.js");
+    const seenRunning = { seen: false };
+    expect(serverGoneAfter(seenRunning, "running")).toBe(false);
+    expect(serverGoneAfter(seenRunning, "none")).toBe(true); // a clean stop removes postmaster.pid
+    const neverSeen = { seen: false };
+    expect(serverGoneAfter(neverSeen, "none")).toBe(false); // started by hand where no server runs
+    expect(serverGoneAfter(neverSeen, "dead")).toBe(true); // a crash leaves postmaster.pid naming a dead process
+  });
+});
