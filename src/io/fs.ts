@@ -11,18 +11,17 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+export function fsyncFile(path: string): Promise<void> {
+  return fsync(path, "r+");
 }
 
 /** fsync of a directory: makes the names created, renamed or removed in it durable. */
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
+export function syncDirectory(dir: string): Promise<void> {
+  return fsync(dir, "r");
+}
+
+async function fsync(path: string, flags: string): Promise<void> {
+  const handle = await open(path, flags);
   try {
     await handle.sync();
   } finally {
