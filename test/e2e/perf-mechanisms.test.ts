@@ -1,4 +1,4 @@
-// Correctness of the speed mechanisms (issue 4): upload-ahead records and the prefetch worker,
+// Correctness of the speed mechanisms: upload-ahead records and the prefetch worker,
 // with the built commands as real processes on a filesystem store.
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync, existsSync, unlinkSync } from "node:fs";
 import { join } from "node:path";

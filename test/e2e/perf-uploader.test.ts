@@ -1,4 +1,4 @@
-// Correctness of the background uploader (issue 4, upload-ahead): the built commands as real processes on a
+// Correctness of the background uploader (upload-ahead): the built commands as real processes on a
 // filesystem store, the way PostgreSQL's archiver calls them (one call per file, .ready renamed to .done).
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";

@@ -128,7 +128,7 @@ describe("downloadVerified", () => {
     expect(result).toBeInstanceOf(NotFoundError);
   });
 
-  it("restores many segments at once, each identical (one decode buffer, reused)", async () => {
+  it("restores many segments at once, each identical (two decode buffers, reused)", async () => {
     const names = Array.from({ length: 6 }, (_, i) => `0000000100000000000000${(0x40 + i).toString(16).toUpperCase()}`);
     const storage = new MemoryStorage();
     const contents = names.map((name) => makeSegment(name));
