@@ -13,8 +13,8 @@ import { ensureUploader, uploaderAlive, uploaderEnabled } from "./uploader.js";
 /** Files one call may upload ahead (wal-g's TOTAL_BG_UPLOADED_LIMIT default). */
 const DEFAULT_AHEAD_LIMIT = 32;
 /**
- * Each upload in flight holds its whole segment (push.ts packForUpload). Two ahead plus PostgreSQL's own file
- * kept both cores busy; a fourth upload added memory (~20 MB) but no speed (33 segments, MinIO, loopback).
+ * Each upload in flight holds its whole segment (push.ts packForUpload). Two ahead plus PostgreSQL's own file keep
+ * two cores busy; more only add memory.
  */
 const MAX_AHEAD_PARALLEL = 2;
 

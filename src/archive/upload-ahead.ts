@@ -24,7 +24,7 @@ export interface AheadOptions {
 
 /**
  * Long calls upload more per Node start but hold back PostgreSQL's bookkeeping (its .ready files
- * pile up meanwhile). Measured on 64 segments (MinIO, loopback): 0.5 s took 4.7 s in all, 2 s 3.3 s.
+ * pile up meanwhile); two seconds archived a backlog fastest.
  */
 const DEFAULT_BUDGET_MS = 2000;
 
@@ -129,12 +129,11 @@ export async function uploadOne(
 
 /**
  * Each upload leaves buffers that V8 frees only when it collects (the object, LZ4's block outputs, brotli's
- * chunks): it counts them as external memory and collects late, so they piled up to ~60 MB in the uploader
- * (peak RSS ~150 MB for 64 segments). A young-generation collection after each file frees what is still young;
- * a full one (3-8 ms on this heap; gc() is exposed by bin/wal-archive and the uploader's spawn) frees what the
- * wait for the network made old, every 8 files, or sooner when their objects add up to 12 MiB (every 2 files
- * of an index build, which compress to ~7 MiB: 155 MB during pgbench -i with a count alone). Peak RSS
- * ~120-130 MB, no slower.
+ * chunks): it counts them as external memory and collects late, so they piled up in the uploader
+ * otherwise. A young-generation collection after each file frees what is still young; a full one (a few ms; gc()
+ * is exposed by bin/wal-archive and the uploader's spawn) frees what the wait for the network made old, every 8
+ * files, or sooner when their objects add up to 12 MiB (an index build's WAL compresses poorly, so a count alone
+ * let memory grow).
  */
 const FULL_GC_EVERY = 8;
 const FULL_GC_AFTER_BYTES = 12 * 1024 * 1024;

@@ -112,9 +112,8 @@ const WHOLE_LIMIT = DEFAULT_SEGMENT_SIZE;
 const ENCRYPTION_ALLOWANCE = WHOLE_LIMIT / 256;
 
 /**
- * Two files are decoded whole at a time, each into a buffer kept for the next one: with one, the worker
- * fell behind replay on 2 busy cores (PostgreSQL's calls waited ~60 ms per segment instead of ~35 ms;
- * recovery of 64 segments 4.8 s against 3.7-4.0 s with two), at the cost of a second 16 MiB buffer.
+ * Two files are decoded whole at a time, each into a buffer kept for the next one: with one, the worker fell
+ * behind replay on two busy cores; the price is a second 16 MiB buffer.
  */
 class DecodeSlots {
   private readonly free: Buffer[] = [];

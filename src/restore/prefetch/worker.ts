@@ -42,7 +42,8 @@ const BODY_BUDGET = 8 * 1024 * 1024;
 
 /**
  * Another download would hold too much. Sizes are known only once a download starts, so the last one's counts;
- * before the first, half the budget (two at a time: a worker starting in ~11 MiB objects went to 167 MB).
+ * before the first, half the budget (two at a time), as a worker starting among poorly compressed objects would
+ * otherwise take four of them at once.
  */
 function overBudget(inFlight: number): boolean {
   const { held, last } = bodiesInMemory();
@@ -319,7 +320,7 @@ async function removePublished(dir: string): Promise<void> {
 
 /**
  * Replay is the critical path and the look-ahead only feeds it: on a busy machine the worker takes the
- * CPU that replay leaves (measured on 2 cores: recovery of 64 segments 2.95 -> 2.70 s, median of 3).
+ * CPU that replay leaves, which made recoveries faster on two cores.
  */
 function lowerPriority(): void {
   // Linux gives each thread its own nice value: V8's and libuv's threads already run, and only threads
