@@ -138,3 +138,26 @@ describe("a file larger than the whole-buffer path (128 MiB segments) streams th
     }
   });
 });
+
+describe("the cipher modules load only when a key is set", () => {
+  it.each([
+    ["no key", {}, []],
+    ["a libsodium key", { WALG_LIBSODIUM_KEY: "k".repeat(32) }, ["sodium-native"]],
+    ["an OpenPGP key", { WALG_PGP_KEY_PATH: join(VECTORS_DIR, "keys", "pgp-test-secret.asc") }, ["openpgp"]],
+  ] as const)("wal-archive and wal-restore with %s load only its module", async (_label, settings, expected) => {
+    const store = await fileStore("core-lazy");
+    const hook = join(store.root, "..", "hook.cjs");
+    // Reports every require of the two cipher packages, whatever loads them.
+    await writeFile(hook, `const M = require("module"); const load = M._load;
+M._load = function (request, ...rest) { if (request === "sodium-native" || request === "openpgp") process.stderr.write("LOADED " + request + "\\n"); return load.call(this, request, ...rest); };\n`);
+    const name = "000000010000000000000009";
+    const source = join(store.root, "..", name);
+    await writeFile(source, makeSegment(name, { segmentSize: MiB }));
+    const env = { ...store.env, ...settings, NODE_OPTIONS: `--require ${hook}`, WALG_PG_WAL_SIZE: "1", WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_ARCHIVE_LOG: "", WALNATIVE_RESTORE_LOG: "", WALG_DOWNLOAD_CONCURRENCY: "1" };
+    const pushed = await runBin("wal-archive", [source, name], { env });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    const restored = await runBin("wal-restore", [name, join(store.root, "..", "RESTORED")], { env });
+    expect(restored.code, restored.stderr).toBe(0);
+    for (const run of [pushed, restored]) expect([...new Set([...run.stderr.matchAll(/^LOADED (\S+)$/gm)].map((match) => match[1]))]).toEqual(expected);
+  });
+});
