@@ -8,7 +8,7 @@
 //  3. Start-up: node -e 0 against loading sodium-native and openpgp.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as openpgp from "openpgp";
@@ -31,7 +31,7 @@ function segmentFiles(): string[] {
   const cache = process.env.WALNATIVE_BENCH_CACHE ?? join(homedir(), ".cache", "wal-native-bench");
   for (const set of ["segments-64", "segments-256", "segments-8"]) {
     const dir = join(cache, set, "segments");
-    if (existsSync(dir)) return readdirSync(dir).sort().slice(0, SEGMENTS).map((name) => join(dir, name));
+    if (existsSync(dir)) return readdirSync(dir).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort().slice(0, SEGMENTS).map((name) => join(dir, name));
   }
   throw new Error(`no benchmark segments under ${cache}: run npm run bench -- --quick once to make them`);
 }
@@ -70,9 +70,17 @@ async function inProcess(files: string[], pgpKeys: { secret: string; passphrase:
   }
 }
 
-function commands(files: string[], pgpKeys: { secret: string; passphrase: string }): void {
+function commands(cached: string[], pgpKeys: { secret: string; passphrase: string }): void {
   const work = mkdtempSync(join(tmpdir(), "wal-native-encryption-cost-"));
   try {
+    // Archived from a pg_wal of its own: a push keeps state beside the file (.wal-native), never in the cache.
+    const walDir = join(work, "pg_wal");
+    mkdirSync(walDir);
+    const files = cached.map((file) => {
+      const copy = join(walDir, file.slice(file.lastIndexOf("/") + 1));
+      copyFileSync(file, copy);
+      return copy;
+    });
     const keyFile = join(work, "pgp.asc");
     writeFileSync(keyFile, pgpKeys.secret);
     const variants: Record<string, Record<string, string>> = {
