@@ -1,7 +1,8 @@
 // Every wal-g setting wal-native refuses (the table in src/walg-settings.ts) stops the real commands: wal-archive
 // exits 78 and wal-restore above 125 naming it, under each name wal-g reads it by, before anything is stored or
-// written to %p; every wal-native command and both background workers refuse one at start the same way.
-import { mkdtemp, mkdir, readdir, writeFile } from "node:fs/promises";
+// written to %p; every wal-native command refuses one at start the same way, and both background workers stop at
+// start naming it (exit 0, as workers always do).
+import { mkdtemp, mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { walgSettings } from "../../src/walg-settings.js";
@@ -73,7 +74,7 @@ describe("every command and worker refuses at start", () => {
     expect(listed.sort()).toEqual(COMMANDS.map(([name]) => name).sort());
   });
 
-  it.each(COMMANDS)("wal-native %s exits %i naming WALG_CSE_KMS_ID", async (command, args, code) => {
+  it.each(COMMANDS)("wal-native %s %j exits %i naming WALG_CSE_KMS_ID", async (command, args, code) => {
     const out = await mkdtemp(join(work, "cmd-"));
     const argv = args.map((arg) => arg.replace("<segment>", segment).replace("<out>", out));
     const run = await runBin("wal-native", [command, ...argv], { cwd: out, env: env(refused) });
@@ -85,11 +86,17 @@ describe("every command and worker refuses at start", () => {
   it.each([
     ["wal-archive", "--upload-worker"],
     ["wal-restore", "--prefetch-worker"],
-  ] as const)("the %s worker (%s) exits 78 at start, naming it", async (program, flag) => {
+  ] as const)("the %s worker (%s) stops at start naming it, and does nothing", async (program, flag) => {
     const walDir = join(await mkdtemp(join(work, "worker-")), "pg_wal");
     await mkdir(join(walDir, "archive_status"), { recursive: true });
-    const run = await runBin(program, [flag, walDir], { cwd: walDir, env: env(refused) });
-    expect(run.code, run.stderr).toBe(78);
-    expect(run.stderr).toMatch(/error: WALG_CSE_KMS_ID: /);
+    // A segment ready to upload: an uploader that ran would store it.
+    await writeFile(join(walDir, NAME), await readFile(segment));
+    await writeFile(join(walDir, "archive_status", `${NAME}.ready`), "");
+    const own = await mkdtemp(join(work, "worker-store-"));
+    const run = await runBin(program, [flag, walDir], { cwd: walDir, env: { ...env(refused), WALG_FILE_PREFIX: own } });
+    // Workers always exit 0 (their parent may be the postmaster, which takes any other status as a crash).
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/error: WALG_CSE_KMS_ID: client-side encryption with an AWS KMS data key: not supported by wal-native/);
+    expect(await readdir(own)).toEqual([]);
   });
 });
