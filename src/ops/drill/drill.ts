@@ -62,6 +62,10 @@ function isolation(work: string, port: number): Record<string, string> {
     logging_collector: "off",
     shared_buffers: "128MB",
     max_connections: "20",
+    // With hot standby, recovery refuses to run with fewer connections (and workers, locks, prepared
+    // transactions) than the primary had: "recovery aborted because of insufficient parameter settings" for
+    // any primary above 20 connections. The drill connects only once it has promoted.
+    hot_standby: "off",
   };
 }
 
@@ -71,7 +75,8 @@ export async function runDrill(options: DrillOptions, log: Logger, say: (line: s
   const data = join(work, "data");
   const port = await freePort();
   const env = drillEnv(work, options);
-  const asUser: RunOptions = { user: options.osUser, env };
+  // pg_ctl changes into its working directory first: run there, not in the caller's (root's home is 0700).
+  const asUser: RunOptions = { user: options.osUser, env, cwd: work };
   let serverStarted = false;
   let ok = false;
   try {
@@ -165,11 +170,15 @@ async function userIds(osUser: string): Promise<{ uid: number; gid: number } | u
 async function isolate(work: string, data: string, port: number, osUser: string): Promise<void> {
   const lines = Object.entries(isolation(work, port)).map(([name, value]) => `${name} = '${value.replaceAll("'", "''")}'`);
   await appendFile(join(data, "postgresql.auto.conf"), `# wal-native drill: isolated from production\n${lines.join("\n")}\n`);
+  // Debian's and Ubuntu's clusters keep postgresql.conf in /etc/postgresql, so their backups have none; the drill
+  // needs nothing from it (its own settings are in postgresql.auto.conf), but the server will not start without one.
+  const conf = join(data, "postgresql.conf");
+  const created = await writeFile(conf, "# wal-native drill: the backed-up cluster kept its postgresql.conf elsewhere\n", { flag: "wx" }).then(() => true, () => false);
   // Socket in a 0700 directory and no TCP: trust is safe here and spares the drill any passwords.
   await writeFile(join(work, "pg_hba.conf"), "local all all trust\n");
   await writeFile(join(work, "pg_ident.conf"), "");
   const ids = await userIds(osUser);
-  for (const file of [join(data, "postgresql.auto.conf"), join(work, "pg_hba.conf"), join(work, "pg_ident.conf")]) {
+  for (const file of [join(data, "postgresql.auto.conf"), join(work, "pg_hba.conf"), join(work, "pg_ident.conf"), ...(created ? [conf] : [])]) {
     if (ids) await chown(file, ids.uid, ids.gid);
   }
 }
@@ -189,9 +198,14 @@ async function waitForPromotion(sql: (text: string) => Promise<string>, timeoutM
     if (state === "f") return;
     if (Date.now() > deadline) throw new DrillError(`recovery did not finish within ${timeoutMs / 1000} s\n${await logTail(work)}`);
     const log = await readFile(join(work, "postgres.log"), "utf8").catch(() => "");
-    if (/FATAL|PANIC/.test(log) && state === undefined) throw new DrillError(`recovery failed\n${await logTail(work)}`);
+    if (state === undefined && stoppedTheServer(log)) throw new DrillError(`recovery failed\n${await logTail(work)}`);
     await sleep(200);
   }
+}
+
+/** A FATAL or PANIC that ends the server, not one that only turns away our connection while it recovers (hot_standby off). */
+export function stoppedTheServer(log: string): boolean {
+  return log.split("\n").some((line) => /\b(FATAL|PANIC):/.test(line) && !/the database system is (starting up|not accepting connections|not yet accepting connections|in recovery mode)/.test(line));
 }
 
 async function runAmcheck(options: DrillOptions, work: string, port: number, run: RunOptions): Promise<string> {

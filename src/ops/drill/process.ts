@@ -14,6 +14,8 @@ export interface RunOptions {
   /** OS user to run as (through runuser) when this process is root. */
   readonly user?: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Working directory; the caller's may not be reachable for the other user (root's home is 0700). */
+  readonly cwd?: string;
   readonly timeoutMs?: number;
   /** Pass the child's stderr through to ours (wal-g and restore-prepare progress). */
   readonly passStderr?: boolean;
@@ -28,7 +30,7 @@ export interface RunResult {
 export async function runProcess(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
   const asOther = options.user !== undefined && process.getuid?.() === 0;
   const [file, argv] = asOther ? [runuser(), ["-u", options.user as string, "--", command, ...args]] : [command, [...args]];
-  const child = spawn(file, argv, { env: options.env, stdio: ["ignore", "pipe", options.passStderr ? "inherit" : "pipe"] });
+  const child = spawn(file, argv, { env: options.env, cwd: options.cwd, stdio: ["ignore", "pipe", options.passStderr ? "inherit" : "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

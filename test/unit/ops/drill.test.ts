@@ -1,7 +1,7 @@
 // Argument rules of the operations commands and the drill's small helpers.
 import { describe, expect, it } from "vitest";
 import { parsePgTimestamp } from "../../../src/ops/drill/backup.js";
-import { describeTarget } from "../../../src/ops/drill/drill.js";
+import { describeTarget, stoppedTheServer } from "../../../src/ops/drill/drill.js";
 import { command as drill } from "../../../src/ops/drill/command.js";
 import { command as check } from "../../../src/ops/check/command.js";
 import { command as walVerify } from "../../../src/ops/wal-verify/command.js";
@@ -9,6 +9,16 @@ import { command as backupList } from "../../../src/ops/backup-list/command.js";
 import { command as cache } from "../../../src/ops/cache/command.js";
 
 describe("drill helpers", () => {
+  it("tells a server that stopped from one that turns connections away while it recovers (hot_standby off)", () => {
+    const refused = "2026-12-04 22:58:40.066 GMT [3150] FATAL:  the database system is not accepting connections\n" +
+      "2026-12-04 22:58:40.066 GMT [3150] DETAIL:  Hot standby mode is disabled.\n" +
+      "2026-12-04 22:58:40.070 GMT [3151] FATAL:  the database system is starting up\n";
+    expect(stoppedTheServer(refused)).toBe(false);
+    expect(stoppedTheServer(`${refused}2026-12-04 22:56:53.060 GMT [22895] FATAL:  recovery aborted because of insufficient parameter settings\n`)).toBe(true);
+    expect(stoppedTheServer("2026-12-04 22:56:53.060 GMT [1] PANIC:  could not locate a valid checkpoint record\n")).toBe(true);
+    expect(stoppedTheServer("LOG:  redo done at 0/2000100\n")).toBe(false);
+  });
+
   it("reads PostgreSQL-style and ISO timestamps", () => {
     expect(parsePgTimestamp("2024-01-08 14:30:00+00")).toBe(Date.parse("2024-01-08T14:30:00Z"));
     expect(parsePgTimestamp("2024-01-08 14:30:00.25+0200")).toBe(Date.parse("2024-01-08T12:30:00.250Z"));
