@@ -35,25 +35,19 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
   fi
 fi
 
-# --- MinIO (core suites) ---
-if ! { [ -x "$GOBIN/minio" ] && timeout 30 "$GOBIN/minio" --version >/dev/null 2>&1; }; then
+# --- Go tools, built once into $GOBIN: go_tool <name> <module> ---
+go_tool() {
+  local name=$1 module=$2
+  { [ -x "$GOBIN/$name" ] && timeout 30 "$GOBIN/$name" --version >/dev/null 2>&1; } && return 0
   if command -v go >/dev/null; then
-    say "building minio: go install $MINIO_MODULE (several minutes the first time)"
-    go install "$MINIO_MODULE" || say "ERROR: go install $MINIO_MODULE failed"
+    say "building $name: go install $module (several minutes the first time)"
+    go install "$module" || say "ERROR: go install $module failed"
   else
-    say "ERROR: go not found; cannot build minio (install Go, then rerun)"
+    say "ERROR: go not found; cannot build $name (install Go, then rerun)"
   fi
-fi
-
-# --- mc, MinIO's client (the getting-started test) ---
-if ! { [ -x "$GOBIN/mc" ] && timeout 30 "$GOBIN/mc" --version >/dev/null 2>&1; }; then
-  if command -v go >/dev/null; then
-    say "building mc: go install $MC_MODULE (a few minutes the first time)"
-    go install "$MC_MODULE" || say "ERROR: go install $MC_MODULE failed"
-  else
-    say "ERROR: go not found; cannot build mc (install Go, then rerun)"
-  fi
-fi
+}
+go_tool minio "$MINIO_MODULE"   # the S3 server of the e2e and fault suites
+go_tool mc "$MC_MODULE"         # MinIO's client, for the getting-started test
 
 # --- wal-g (live compatibility suites only; never built here) ---
 # Offline tests prove compatibility from the vectors wal-g wrote (test/fixtures/walg-v3.0.9); the live suites
