@@ -139,6 +139,32 @@ describe("background uploader", () => {
     expect(most).toBeLessThanOrEqual(atMost);
   });
 
+  it("is replaced by the next call made with another compression method (archive_command changed and reloaded)", async () => {
+    const dir = scratch();
+    const first = names("000000010000000000000070", 3);
+    stage(dir, first);
+    expect((await archive(dir, first[0] as string)).code).toBe(0); // lz4, the default: starts the uploader
+    await until(() => records(dir).length === first.length - 1, "the uploader's records");
+    const lz4Uploader = uploaderPid(dir.wal) as number;
+    // The calls for files the old uploader recorded do not take its records (made under lz4) on trust: Node
+    // runs, finds the equal object already stored, and replaces the uploader.
+    for (const name of first.slice(1)) {
+      const result = await runBin("wal-archive", [`pg_wal/${name}`, name], { cwd: dir.data, env: { ...dir.env, WALG_COMPRESSION_METHOD: "brotli" } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).not.toContain("uploaded ahead");
+      writeFileSync(join(dir.wal, "archive_status", `${name}.done`), "");
+      rmSync(join(dir.wal, "archive_status", `${name}.ready`), { force: true });
+    }
+    const brotliUploader = uploaderPid(dir.wal) as number;
+    expect(brotliUploader).not.toBe(lz4Uploader);
+    await until(() => !alive(lz4Uploader), "the lz4 uploader to be stopped");
+    // Files that become ready from now on are uploaded ahead with brotli only.
+    const later = names("000000010000000000000073", 2);
+    stage(dir, later);
+    await until(() => later.every((name) => stored(dir).includes(`${name}.br`)), "brotli uploads of the later files");
+    expect(stored(dir).filter((key) => later.some((name) => key.startsWith(name)))).toEqual(later.map((name) => `${name}.br`));
+  });
+
   it("does not push again a file that PostgreSQL's own call has just pushed, while its .ready is still there", async () => {
     const dir = scratch();
     const list = names("000000010000000000000070", 4);
