@@ -10,6 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
 import { NAMES, STATE_DIR, settingsFingerprint } from "../fastpath/protocol.js";
 import { daemonAlive, ownsPidFile, spawnDaemon, stopDaemon } from "../daemon/daemon.js";
+import { helpersMayOutliveCalls } from "../daemon/adoption.js";
 import { readProcessFile } from "../daemon/identity.js";
 import { watchLifetime } from "../daemon/lifetime.js";
 import { exists } from "../io/fs.js";
@@ -25,8 +26,9 @@ const RESCAN_MS = 100;
 /** Records of files PostgreSQL has marked done are removed this often. */
 const PRUNE_RECORDS_MS = 1_000;
 
+/** Under a postmaster that is PID 1 (daemon/adoption.ts) the call uploads ahead within itself instead. */
 export function uploaderEnabled(walDir: string, env: Env, uploadConcurrency: number): boolean {
-  return uploadConcurrency > 1 && env.WALNATIVE_UPLOADER !== "off" && walDir !== "";
+  return uploadConcurrency > 1 && env.WALNATIVE_UPLOADER !== "off" && walDir !== "" && helpersMayOutliveCalls();
 }
 
 function pidFile(walDir: string): string {

@@ -5,6 +5,7 @@ import { mkdir, open, rename, stat, writeFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { dirname } from "node:path";
 import { describeProcess, isAlive, readProcessFile, signalIfAlive } from "./identity.js";
+import { helpersMayOutliveCalls } from "./adoption.js";
 
 /** A log past this size is moved to <log>.1 when the next helper starts (one old log is kept). */
 export const LOG_ROTATE_BYTES = 1024 * 1024;
@@ -27,7 +28,9 @@ export async function ensureDaemon(spec: DaemonSpec): Promise<number | undefined
   return spawnDaemon(spec);
 }
 
+/** Starts nothing when the postmaster is PID 1 and would adopt the helper (adoption.ts says why). */
 export async function spawnDaemon(spec: DaemonSpec): Promise<number | undefined> {
+  if (!helpersMayOutliveCalls()) return undefined;
   await mkdir(dirname(spec.pidFile), { recursive: true, mode: 0o700 });
   await rotateLog(spec.logFile);
   const log = await open(spec.logFile, "a", 0o600);

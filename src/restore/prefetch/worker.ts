@@ -16,6 +16,7 @@ import { MARKS, NAMES, STATE_DIR, fetchingMark } from "../../fastpath/protocol.j
 import { pidFile, prefetchDir } from "./handoff.js";
 import { type Cursor, leftBehind, plan, widenedWindow, withoutMark } from "./schedule.js";
 import { daemonAlive, ensureDaemon, ownsPidFile, stopDaemon } from "../../daemon/daemon.js";
+import { helpersMayOutliveCalls } from "../../daemon/adoption.js";
 import { currentBootId, readProcessFile, signalIfAlive } from "../../daemon/identity.js";
 import { type Lifetime, watchLifetime } from "../../daemon/lifetime.js";
 import { bodiesInMemory, downloadVerified, fromLocalArchive } from "../download.js";
@@ -80,13 +81,18 @@ export async function stopEarlyWorker(worker: EarlyWorker): Promise<void> {
 
 /** Tells the worker where replay is ("<segment> <segment size>"); starts a worker if none runs. */
 export async function notePrefetchPosition(walDir: string, name: string, segmentSize: number, config: Config): Promise<void> {
-  if (config.downloadConcurrency <= 1 || !isSegmentName(name)) return;
+  if (!prefetchEnabled(config) || !isSegmentName(name)) return;
   const dir = prefetchDir(walDir);
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = join(dir, `cursor.${process.pid}`);
   await writeFile(temp, `${name} ${segmentSize}\n`, { mode: 0o600 });
   await rename(temp, join(dir, NAMES.cursor));
   await ensureWorker(walDir, config, false);
+}
+
+/** WALG_DOWNLOAD_CONCURRENCY=1 turns it off; so does a postmaster that is PID 1 (daemon/adoption.ts): no worker then. */
+function prefetchEnabled(config: Config): boolean {
+  return config.downloadConcurrency > 1 && helpersMayOutliveCalls();
 }
 
 /**
@@ -97,7 +103,7 @@ export async function notePrefetchPosition(walDir: string, name: string, segment
 async function ensureWorker(walDir: string, config: Config, freshCursor: boolean): Promise<number | undefined> {
   const dir = prefetchDir(walDir);
   const script = process.argv[1];
-  if (config.downloadConcurrency <= 1 || !script) return undefined;
+  if (!prefetchEnabled(config) || !script) return undefined;
   await mkdir(dir, { recursive: true, mode: 0o700 });
   if (await daemonAlive(pidFile(dir))) return undefined;
   // A cursor left by an earlier recovery must not send the new worker after old segments.
