@@ -17,7 +17,10 @@ failed=0
 
 # --- apt packages: "package:probe" (probe is a command on PATH, a file, or dpkg:<name>) ---
 apt_missing=()
-for spec in postgresql-15:$PG_BIN/initdb openssl:openssl lz4:lz4 zstd:zstd xz-utils:xz brotli:brotli iproute2:ss time:/usr/bin/time; do
+# The container suite (test/e2e/ops-docker.test.ts) starts a Docker engine of its own from docker.io, runs
+# the compose overlay with docker-compose and makes its base image with debootstrap.
+for spec in postgresql-15:$PG_BIN/initdb openssl:openssl lz4:lz4 zstd:zstd xz-utils:xz brotli:brotli iproute2:ss time:/usr/bin/time \
+  docker.io:/usr/sbin/dockerd docker-compose:/usr/bin/docker-compose debootstrap:/usr/sbin/debootstrap; do
   pkg=${spec%%:*} probe=${spec#*:}
   case $probe in
     dpkg:*) dpkg-query -W -f='${Status}' "${probe#dpkg:}" 2>/dev/null | grep -q "ok installed" ;;
@@ -87,6 +90,9 @@ else
   say "wal-g    not found: live wal-g suites will be skipped (install wal-g v3.0.9 built with brotli and libsodium, then set WALG_BIN=/path/to/wal-g)"
 fi
 report go "$(command -v go)" go version || true
+report dockerd /usr/sbin/dockerd /usr/sbin/dockerd --version || failed=1
+report compose /usr/bin/docker-compose /usr/bin/docker-compose --version || failed=1
+report debootstrap /usr/sbin/debootstrap dpkg-query -W -f='debootstrap ${Version}' debootstrap || failed=1
 report node "$(command -v node)" node --version || failed=1
 
 if [ $failed -ne 0 ]; then
