@@ -5,17 +5,16 @@
 // networking only. wal-g goes into the image only when WALG_BIN names one.
 import { execFile } from "node:child_process";
 import { accessSync, constants, readFileSync } from "node:fs";
-import { chown, copyFile, cp, mkdir, readFile, writeFile } from "node:fs/promises";
+import { chown, copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type Engine, startEngine } from "../support/docker-engine.js";
 import { type BuiltImages, buildImages } from "../support/docker-images.js";
 import { freePort } from "../support/minio-server.js";
 import { minioInfo, uniquePrefix } from "../support/minio.js";
-import { REPO_ROOT } from "../support/paths.js";
-import { makeWorkDir } from "../support/postgres.js";
+import { REPO_ROOT, WORK_DIR_PREFIX } from "../support/paths.js";
 
 const run = promisify(execFile);
 const DOC = join(REPO_ROOT, "docs", "CONTAINERS.md");
@@ -120,7 +119,9 @@ beforeAll(async () => {
     savedEnv[key] = process.env[key];
     process.env[key] = engine.env[key];
   }
-  workDir = await makeWorkDir("container");
+  // Not through support/postgres.js: vitest.config.ts reruns every e2e file importing it on PostgreSQL 16,
+  // and the image's PostgreSQL comes from its base, not from that setting.
+  workDir = await mkdtemp(`${WORK_DIR_PREFIX}${inject("runId") ?? "norun"}-container-`);
   const buildLine = block("build")[0] ?? "";
   images = await buildImages(engine, buildLine.split(/\s+/), walgBin, workDir);
   const uid = (await engine.docker(["run", "--rm", "--network", "host", "--entrypoint", "id", images.image, "-u", "postgres"])).trim();
@@ -132,6 +133,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await engine?.stop();
+  if (workDir && process.env["WALNATIVE_TEST_KEEP"] !== "1") await rm(workDir, { recursive: true, force: true });
   for (const [key, value] of Object.entries(savedEnv)) {
     if (value === undefined) delete process.env[key];
     else process.env[key] = value;
