@@ -5,7 +5,7 @@
 // what is mounted below its directory and deletes it.
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { inject } from "vitest";
@@ -134,7 +134,9 @@ export async function startEngine(): Promise<Engine> {
   const host = `unix://${join(dir, "docker.sock")}`;
   await writeFile(join(dir, "owner.pid"), `${process.pid}\n`);
   await writeFile(join(dir, "daemon.json"), "{}\n");
+  // dockerd 20.10 also writes these two outside its roots: removed at the end when this run made them.
   const hadTrustKey = existsSync("/etc/docker/key.json");
+  const hadRunDocker = existsSync("/run/docker");
   const daemon = spawn(DOCKERD, [
     "--config-file", join(dir, "daemon.json"),
     "--data-root", join(dir, "root"),
@@ -175,6 +177,8 @@ export async function startEngine(): Promise<Engine> {
     async stop() {
       await teardownEngine(dir, (args) => docker(args));
       if (!hadTrustKey) await rm("/etc/docker/key.json", { force: true });
+      // rmdir only: empty directories (the plugins directory dockerd makes), never anything in use.
+      if (!hadRunDocker) for (const d of ["/run/docker/plugins", "/run/docker"]) await rmdir(d).catch(() => undefined);
       watchdog.kill();
     },
   };

@@ -6,7 +6,7 @@ import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createWriteStream } from "node:fs";
-import { chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, symlink } from "node:fs/promises";
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, symlink } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
@@ -77,7 +77,12 @@ async function baseRootfsTar(): Promise<{ path: string; madeMs: number }> {
 
 /** Node's /usr/local as the node image has it (node, its headers, npm), from the npm registry. */
 async function nodeRootfsTar(): Promise<{ path: string; madeMs: number; version: string }> {
-  const nodeVersion = (await sh("npm", ["view", NODE_PACKAGE, "version", "--json"])).trim().split("\n").map((l) => l.replace(/[",[\]\s]/g, "")).filter(Boolean).pop() ?? "";
+  // The newest 22.x the registry has; offline, the newest one cached.
+  const cachedTars = (await readdir(CACHE).catch(() => [])).filter((f) => /^node-22\.[\d.]+\.tar$/.test(f)).sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
+  const nodeVersion = (await sh("npm", ["view", NODE_PACKAGE, "version", "--json"]).catch(() => ""))
+    .trim().split("\n").map((l) => l.replace(/[",[\]\s]/g, "")).filter(Boolean).pop()
+    ?? cachedTars.pop()?.replace(/^node-|\.tar$/g, "") ?? "";
+  if (!nodeVersion) throw new Error(`cannot find ${NODE_PACKAGE}: npm view failed and nothing is cached in ${CACHE}`);
   const made = await cached(join(CACHE, `node-${nodeVersion}.tar`), async (tar) => {
     const work = await mkdtemp(join(CACHE, "node-"));
     try {
