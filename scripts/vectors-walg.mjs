@@ -515,6 +515,10 @@ async function recordBucket(rec) {
       ["wal-show.txt", ["wal-show"]],
       ["wal-show-detailed.json", ["wal-show", "--detailed-json"]],
     ];
+    // WAL in the current segment before wal-g lists: wal-verify checks up to the segment before the one holding
+    // pg_current_wal_lsn() - 1, so at a segment's first byte its answer would hang on whether the bgwriter's
+    // running-xacts record came before the listing.
+    await sql("select pg_logical_emit_message(false, 'wal-native', 'listing the bucket')");
     let position;
     for (let attempt = 0; ; attempt++) {
       const before = await sql("select timeline_id || ' ' || pg_current_wal_lsn() from pg_control_checkpoint()");
@@ -530,6 +534,10 @@ async function recordBucket(rec) {
       }
       if (attempt === 3) throw new Error(`the cluster kept writing WAL while wal-g listed the bucket (${before} -> ${after})`);
     }
+    // The bucket as wal-g listed it: at shutdown PostgreSQL switches WAL (ShutdownXLOG) and archives the segment the
+    // listings saw as current, which they do not show.
+    const listed = (await readdir(store, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())
+      .map((e) => relative(store, join(e.parentPath ?? e.path, e.name)));
     // A segment the full backup needs, deleted: what wal-verify reports then (walg-compat.md 7).
     const sentinels = (await readdir(join(store, "basebackups_005"))).filter((n) => n.endsWith("_backup_stop_sentinel.json")).sort();
     const firstStart = /base_([0-9A-F]{24})/.exec(sentinels[0] ?? "")?.[1];
@@ -545,7 +553,7 @@ async function recordBucket(rec) {
     const systemIdentifier = await sql("select system_identifier from pg_control_system()");
     const pgVersion = await sql("show server_version_num");
     const pgRelease = await sql("show server_version");
-    return { store, outputs, backups, cluster: { timeline: Number(timeline), lsn, systemIdentifier, pgVersion: Number(pgVersion), pgRelease, walSegmentSizeMb: 16 }, walgSettings };
+    return { store, listed, outputs, backups, cluster: { timeline: Number(timeline), lsn, systemIdentifier, pgVersion: Number(pgVersion), pgRelease, walSegmentSizeMb: 16 }, walgSettings };
   } finally {
     await pgCtl("stop");
   }
@@ -557,6 +565,7 @@ async function writeBucket(rec, bucket) {
   for (const entry of (await readdir(bucket.store, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())) {
     const path = join(entry.parentPath ?? entry.path, entry.name);
     const key = relative(bucket.store, path);
+    if (!bucket.listed.includes(key)) continue; // archived after wal-g listed the bucket
     if (key.startsWith("basebackups_005/") && key.split("/").length > 2 && !key.endsWith(".json")) continue; // data tars
     const bytes = await readFile(path);
     const info = { key, mtime: Math.round((await stat(path)).mtimeMs / 1000) };
