@@ -2,6 +2,9 @@
 // manifest's types, loading, and the settings a vector needs to be read back (test keys resolved).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { xxh32 } from "@node-rs/xxhash";
+import { DEFAULT_SEGMENT_NAME, defaultSizeSegment } from "../../scripts/walg-vector-segment.mjs";
+import { decodeBlock } from "../../src/compress/lz4-frame.js";
 import { REPO_ROOT } from "./paths.js";
 
 export const VECTORS_DIR = join(REPO_ROOT, "test", "fixtures", "walg-v3.0.9");
@@ -27,7 +30,7 @@ export interface WalVector {
   readonly kind: WalKind;
   readonly method: Method;
   readonly encryption?: Encryption;
-  /** Fixture paths, relative to VECTORS_DIR. */
+  /** Fixture paths, relative to VECTORS_DIR; a default-size vector's input is "<generated>/<name>" (see inputOf). */
   readonly input: string;
   readonly object: string;
   /** Where wal-g put the object in its store, e.g. "wal_005/000000010000000000000003.lz4". */
@@ -68,11 +71,22 @@ export interface Layout {
   readonly putHeaders?: Readonly<Record<string, string>>;
 }
 
+/** Segments of wal-g's default size, 16 MiB, pushed with WALG_PG_WAL_SIZE unset; their input is regenerated. */
+export interface DefaultSize {
+  readonly note: string;
+  readonly walSegmentSizeMb: number;
+  /** The input scripts/walg-vector-segment.mjs regenerates (`recipe`), with the SHA-256 wal-g was given. */
+  readonly input: { readonly name: string; readonly size: number; readonly sha256: string; readonly recipe: string };
+  readonly vectors: readonly WalVector[];
+}
+
 export interface Manifest {
   readonly format: number;
   readonly walg: { readonly version: string; readonly buildTags: readonly string[] };
+  /** The segment size of the vectors in `wal` (not of `defaultSize`). */
   readonly walSegmentSizeMb: number;
   readonly wal: readonly WalVector[];
+  readonly defaultSize: DefaultSize;
   readonly layout: readonly Layout[];
   readonly bucket: {
     readonly store: string;
@@ -120,4 +134,59 @@ export function readSettings(vector: WalVector, dir = VECTORS_DIR): Record<strin
   else settings["WALG_PGP_KEY_PATH"] = join(dir, e.keyPath);
   if (e.passphrase !== undefined) settings["WALG_PGP_KEY_PASSPHRASE"] = e.passphrase;
   return settings;
+}
+
+const GENERATED = "<generated>/";
+let generated: Buffer | undefined;
+
+/**
+ * A vector's input: its fixture file, or for a default-size vector the segment the recipe regenerates (once per
+ * process). Callers that depend on it being what wal-g was given check it against the manifest's SHA-256.
+ */
+export function inputOf(vector: WalVector, dir = VECTORS_DIR): Buffer {
+  if (!vector.input.startsWith(GENERATED)) return fixture(vector.input, dir);
+  const name = vector.input.slice(GENERATED.length);
+  if (name !== DEFAULT_SEGMENT_NAME) throw new Error(`${vector.id}: no recipe generates ${name}`);
+  generated ??= defaultSizeSegment();
+  return generated;
+}
+
+export interface Lz4Block {
+  /** The block's size field: its length in the frame, and whether it is stored uncompressed (the high bit). */
+  readonly size: number;
+  readonly stored: boolean;
+  /** What the block decodes to on its own, with no earlier block as its window. */
+  readonly content: Buffer;
+}
+
+/** An LZ4 frame's parts: its 7 header bytes, each block decoded on its own, the content checksum and what follows. */
+export function lz4Blocks(frame: Buffer): { header: string; blocks: Lz4Block[]; checksum: string; contentChecksumOk: boolean; trailing: number } {
+  const maxBlock = 4 * 1024 * 1024;
+  const blocks: Lz4Block[] = [];
+  let offset = 7;
+  for (;;) {
+    const word = frame.readUInt32LE(offset);
+    offset += 4;
+    if (word === 0) break;
+    const size = word & 0x7fffffff;
+    const stored = word >>> 31 === 1;
+    const data = frame.subarray(offset, offset + size);
+    let content: Buffer;
+    if (stored) content = Buffer.from(data);
+    else {
+      const target = Buffer.alloc(maxBlock);
+      content = target.subarray(0, decodeBlock(data, target, 0, 0));
+    }
+    blocks.push({ size, stored, content });
+    offset += size;
+  }
+  const checksum = frame.subarray(offset, offset + 4);
+  const whole = Buffer.concat(blocks.map((b) => b.content));
+  return {
+    header: frame.subarray(0, 7).toString("hex"),
+    blocks,
+    checksum: checksum.toString("hex"),
+    contentChecksumOk: checksum.length === 4 && checksum.readUInt32LE(0) === xxh32(whole, 0) >>> 0,
+    trailing: frame.length - offset - 4,
+  };
 }
