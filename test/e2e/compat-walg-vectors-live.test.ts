@@ -1,6 +1,6 @@
 // The committed vectors cannot rot: wherever a wal-g binary is found, scripts/vectors-walg.mjs records them
 // again into a temporary directory and this suite compares. Deterministic output (inputs, every unencrypted
-// object) must be byte-equal; for randomised output (encryption nonces and session keys, backup times and
+// object, the 16 MiB ones included, whose regenerated input must have the same SHA-256) must be byte-equal; for randomised output (encryption nonces and session keys, backup times and
 // LSNs) what is stable must agree: keys, commands and settings, decrypted content, JSON field names and types.
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../support/paths.js";
 import { tempDir } from "../support/temp-dir.js";
-import { type Manifest, VECTORS_DIR, fixture, loadManifest, readSettings, walName } from "../support/walg-vectors.js";
+import { type Manifest, VECTORS_DIR, fixture, inputOf, loadManifest, readSettings, walName } from "../support/walg-vectors.js";
 import { liveName, runWalg, walgBinary } from "../support/walg.js";
 
 const committed = loadManifest();
@@ -57,22 +57,30 @@ describe.skipIf(!walgBinary)(liveName("wal-g v3.0.9 writes the committed vectors
     expect(fresh.walg).toEqual(committed.walg);
   });
 
-  it("has the same vectors: ids, keys, object paths, commands and settings", () => {
-    const strip = (m: Manifest) => m.wal.map(({ id, kind, method, encryption, input, key, object, deterministic, command, env }) =>
+  it("has the same vectors: ids, keys, object paths, commands and settings, also of the 16 MiB ones", () => {
+    const strip = (vectors: Manifest["wal"]) => vectors.map(({ id, kind, method, encryption, input, key, object, deterministic, command, env }) =>
       ({ id, kind, method, encryption, input, key, object, deterministic, command, env }));
-    expect(strip(fresh)).toEqual(strip(committed));
+    expect(strip(fresh.wal)).toEqual(strip(committed.wal));
+    expect(strip(fresh.defaultSize.vectors)).toEqual(strip(committed.defaultSize.vectors));
+    // The recipe still gives wal-g the input the committed 16 MiB vectors came from.
+    expect(fresh.defaultSize.input).toEqual(committed.defaultSize.input);
+    expect({ ...fresh.defaultSize, vectors: [] }).toEqual({ ...committed.defaultSize, vectors: [] });
   });
 
   it("puts every kind of file at the same key for each prefix setting, with the same requests and PUT headers", () => {
     expect(fresh.layout).toEqual(committed.layout);
   });
 
-  it("writes every input and every unencrypted object byte for byte as committed", () => {
-    const deterministic = new Set(["README.md"].concat(...committed.wal.filter((v) => v.deterministic).map((v) => [v.input, v.object])));
-    for (const path of [...deterministic].filter((p) => p !== "README.md")) {
+  it("writes every input and every unencrypted object byte for byte as committed, the 16 MiB ones too", () => {
+    const vectors = [...committed.wal, ...committed.defaultSize.vectors].filter((v) => v.deterministic);
+    // A regenerated input is no file: its SHA-256 is compared with the vectors above.
+    const deterministic = new Set(vectors.flatMap((v) => [v.input, v.object]).filter((p) => !p.startsWith("<generated>/")));
+    for (const path of deterministic) {
+      expect(fresh.files[path], path).toMatch(/^[0-9a-f]{64}$/);
       expect(fresh.files[path], path).toBe(committed.files[path]);
     }
     expect(deterministic.size).toBeGreaterThan(20);
+    expect(committed.defaultSize.vectors.filter((v) => v.deterministic && deterministic.has(v.object))).toHaveLength(4);
   });
 
   it("has the same files, the bucket's and wal-g's outputs by pattern", () => {
@@ -82,18 +90,22 @@ describe.skipIf(!walgBinary)(liveName("wal-g v3.0.9 writes the committed vectors
       .toBe(fixture("README.md").toString().replace(/PostgreSQL [^(]+\([^)]*\)/, "PostgreSQL"));
   });
 
-  it("still decrypts every committed encrypted object to its input (wal-g wal-fetch with the test keys)", async () => {
-    const encrypted = committed.wal.filter((v) => v.encryption !== undefined);
-    expect(encrypted.length).toBeGreaterThanOrEqual(20);
-    for (const vector of encrypted) {
+  it("still decrypts every committed encrypted object to its input (wal-g wal-fetch with the test keys), the 16 MiB one too", async () => {
+    const segmentSize = { WALG_PG_WAL_SIZE: String(committed.walSegmentSizeMb) };
+    const encrypted = [
+      ...committed.wal.filter((v) => v.encryption !== undefined).map((v) => [v, segmentSize] as const),
+      // wal-g's default 16 MiB segments: WALG_PG_WAL_SIZE unset, as they were pushed.
+      ...committed.defaultSize.vectors.filter((v) => v.encryption !== undefined).map((v) => [v, {}] as const),
+    ];
+    expect(encrypted.length).toBeGreaterThanOrEqual(21);
+    for (const [vector, size] of encrypted) {
       const store = await mkdtemp(join(scratch, "store-"));
       await mkdir(join(store, "wal_005"));
       await writeFile(join(store, vector.key), fixture(vector.object));
       const out = join(store, "out");
-      const fetched = await runWalg(["wal-fetch", walName(vector), out],
-        { WALG_FILE_PREFIX: store, WALG_PG_WAL_SIZE: String(committed.walSegmentSizeMb), ...readSettings(vector) });
+      const fetched = await runWalg(["wal-fetch", walName(vector), out], { WALG_FILE_PREFIX: store, ...size, ...readSettings(vector) });
       expect(fetched.code, `${vector.id}: ${fetched.stderr}`).toBe(0);
-      expect((await readFile(out)).equals(fixture(vector.input)), vector.id).toBe(true);
+      expect((await readFile(out)).equals(inputOf(vector)), vector.id).toBe(true);
     }
   });
 

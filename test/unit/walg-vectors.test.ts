@@ -4,7 +4,12 @@ import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
-import { VECTORS_DIR, fixture, loadManifest, walName } from "../support/walg-vectors.js";
+import { loadCrypter } from "../../src/crypto/crypter.js";
+import { encryptionFrom } from "../../src/crypto/keys.js";
+import { WalSegment } from "../../src/wal/file-name.js";
+import { PAGE_MAGIC_BY_VERSION, checkSegmentHeader, readSegmentHeader } from "../../src/wal/segment-check.js";
+import { findValidWalEnd } from "../../src/wal/valid-end.js";
+import { VECTORS_DIR, fixture, inputOf, loadManifest, lz4Blocks, readSettings, walName } from "../support/walg-vectors.js";
 
 const manifest = loadManifest();
 const EXTENSIONS = { lz4: ".lz4", brotli: ".br", zstd: ".zst", lzma: ".lzma", none: "" } as const;
@@ -114,5 +119,82 @@ describe("test/fixtures/walg-v3.0.9", () => {
       "walg-output/backup-list.txt", "walg-output/wal-show-detailed.json", "walg-output/wal-show.txt",
       "walg-output/wal-verify-lost.json", "walg-output/wal-verify-lost.txt", "walg-output/wal-verify.json", "walg-output/wal-verify.txt",
     ]);
+  });
+
+  describe("16 MiB segments (wal-g's default size)", () => {
+    const { defaultSize } = manifest;
+    const MiB = 1024 * 1024;
+    const plain = defaultSize.vectors.filter((v) => v.encryption === undefined);
+    const byMethod = (method: string) => plain.find((v) => v.method === method)!;
+
+    it("come for every compressing method and libsodium over lz4, pushed with WALG_PG_WAL_SIZE unset", () => {
+      expect(defaultSize.walSegmentSizeMb).toBe(16);
+      expect(plain.map((v) => v.method).sort()).toEqual(["brotli", "lz4", "lzma", "zstd"]);
+      const sealed = defaultSize.vectors.filter((v) => v.encryption !== undefined);
+      expect(sealed.map((v) => [v.method, v.encryption?.type])).toEqual([["lz4", "libsodium"]]);
+      for (const vector of defaultSize.vectors) {
+        expect(vector.key).toBe(`wal_005/${defaultSize.input.name}${EXTENSIONS[vector.method]}`);
+        expect(vector.input).toBe(`<generated>/${defaultSize.input.name}`);
+        expect(vector.env).not.toHaveProperty("WALG_PG_WAL_SIZE");
+        expect(vector.deterministic).toBe(vector.encryption === undefined);
+        expect(manifest.files[vector.object], vector.object).toMatch(/^[0-9a-f]{64}$/);
+      }
+      // Not committed: regenerated from the recipe.
+      expect(Object.keys(manifest.files).some((path) => path.endsWith(defaultSize.input.name))).toBe(false);
+    });
+
+    it("regenerate their input from the recipe: the 16 MiB wal-g was given, by the SHA-256 the manifest recorded", () => {
+      const input = inputOf(byMethod("lz4"));
+      expect(input.length).toBe(defaultSize.input.size);
+      expect(input.length).toBe(16 * MiB);
+      expect(sha256(input)).toBe(defaultSize.input.sha256);
+    });
+
+    it("have an input that is WAL as PostgreSQL 16 writes it, with records running across every 4 MiB boundary", () => {
+      const input = inputOf(byMethod("lz4"));
+      const segment = WalSegment.parse(defaultSize.input.name, input.length);
+      const header = readSegmentHeader(input, defaultSize.input.name);
+      expect(header.magic).toBe(PAGE_MAGIC_BY_VERSION[16]);
+      expect(header.segmentSize).toBe(16 * MiB);
+      expect(() => checkSegmentHeader(header, segment, input.length, defaultSize.input.name)).not.toThrow();
+      // Every record passes xlogreader.c's checks (xl_prev chain, CRC-32C, continuation pages), up to the end.
+      const valid = findValidWalEnd(input, segment.startLsn(input.length));
+      expect(valid).toEqual({ end: input.length, records: expect.any(Number) });
+      expect(valid.records).toBeGreaterThan(500);
+      for (const boundary of [4, 8, 12].map((n) => n * MiB)) {
+        expect(input.readUInt16LE(boundary + 2) & 0x0001, `XLP_FIRST_IS_CONTRECORD at ${boundary}`).toBe(1);
+        expect(input.readUInt32LE(boundary + 16), `xlp_rem_len at ${boundary}`).toBeGreaterThan(0);
+      }
+    });
+
+    it("lz4: one frame with wal-g's header, exactly four 4 MiB blocks that each decode on their own to a quarter of the input", () => {
+      const input = inputOf(byMethod("lz4"));
+      const frame = lz4Blocks(fixture(byMethod("lz4").object));
+      expect(frame.header).toBe("04224d186470b9");
+      expect(frame.blocks).toHaveLength(4);
+      for (const [index, block] of frame.blocks.entries()) {
+        expect(block.stored, `block ${index}`).toBe(false);
+        expect(block.size, `block ${index}`).toBeLessThan(MiB / 8);
+        expect(block.content.length, `block ${index}`).toBe(4 * MiB);
+        expect(block.content.equals(input.subarray(index * 4 * MiB, (index + 1) * 4 * MiB)), `block ${index}`).toBe(true);
+      }
+      expect(frame.contentChecksumOk).toBe(true);
+      expect(frame.trailing).toBe(0);
+    });
+
+    it("libsodium over lz4: decrypted, it is byte for byte the frame wal-g wrote unencrypted", async () => {
+      const vector = defaultSize.vectors.find((v) => v.encryption !== undefined)!;
+      const crypter = await loadCrypter(encryptionFrom(readSettings(vector))!);
+      const object = fixture(vector.object);
+      const compressed = await crypter.decrypt(object, vector.key);
+      expect(compressed.equals(fixture(byMethod("lz4").object))).toBe(true);
+      expect(crypter.sealedSize!(compressed.length)).toBe(object.length);
+    });
+
+    it("brotli, zstd, lzma: wal-g's framing (zstd magic, the LZMA alone header)", () => {
+      expect(fixture(byMethod("zstd").object).subarray(0, 4).toString("hex")).toBe("28b52ffd");
+      expect(fixture(byMethod("lzma").object).subarray(0, 13).toString("hex")).toBe("5d00008000ffffffffffffffff");
+      expect(fixture(byMethod("brotli").object).length).toBeLessThan(MiB);
+    });
   });
 });
