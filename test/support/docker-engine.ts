@@ -154,7 +154,9 @@ export async function startEngine(): Promise<Engine> {
     pid=$(cat '${dir}/dockerd.pid' 2>/dev/null) && kill "$pid" 2>/dev/null
     i=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done
     grep -o " ${dir}[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    rm -rf '${dir}'`], { detached: true, stdio: "ignore" });
+    rm -rf '${dir}'
+    ${hadTrustKey ? ":" : "rm -f /etc/docker/key.json"}
+    ${hadRunDocker ? ":" : "rmdir /run/docker/plugins /run/docker 2>/dev/null"}`], { detached: true, stdio: "ignore" });
   watchdog.unref();
 
   const docker = (args: readonly string[], opts: { cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<string> =>
