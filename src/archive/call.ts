@@ -5,8 +5,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Env } from "../config.js";
 import { WAITS } from "../fastpath/protocol.js";
 import { claimAgeMs, claimHolderAlive, claimUpload, consumeUploadRecord, releaseClaim, writeUploadRecord } from "./records.js";
-import { parseWalFileName } from "../wal/file-name.js";
-import { MIN_SEGMENT_SIZE, type PushContext, type PushResult, pushWalFile } from "./push/push.js";
+import { MIN_SEGMENT_SIZE, parseWalFileName } from "../wal/file-name.js";
+import { type PushContext, type PushResult, pushWalFile } from "./push/push.js";
 import { uploadAhead } from "./upload-ahead.js";
 import { ensureUploader, uploaderAlive, uploaderEnabled } from "./uploader.js";
 

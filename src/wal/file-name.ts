@@ -3,6 +3,8 @@
 import { InvalidWalNameError } from "../errors.js";
 
 export const DEFAULT_SEGMENT_SIZE = 16 * 1024 * 1024;
+/** The smallest segment size PostgreSQL allows (initdb --wal-segsize=1): a name valid for it may be valid. The header gives the real one. */
+export const MIN_SEGMENT_SIZE = 1024 * 1024;
 const HEX24 = /^[0-9A-F]{24}$/;
 
 export type WalFileKind = "segment" | "partial" | "history" | "backup";

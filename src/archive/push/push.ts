@@ -1,25 +1,26 @@
-// archive_command: push one WAL file (checks, local copy, compress, upload, confirm).
-import { open } from "node:fs/promises";
+// archive_command: push one WAL file. The recipe: check the file against its name, ask storage whether the
+// name is archived and by which cluster while the file is compressed (and encrypted), write it conditionally,
+// keep a local copy once storage holds it.
 import { dirname, join } from "node:path";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { PassThrough } from "node:stream";
 import type { Config } from "../../config.js";
-import { ConflictError, CorruptDataError, LocalFileError, ExitCode, WalNativeError } from "../../errors.js";
+import { WalNativeError } from "../../errors.js";
 import { type Logger, formatBytes } from "../../log.js";
 import { type Codec, loadCodec } from "../../compress/codec.js";
-import { type Crypter, decodingStages, loadCrypter } from "../../crypto/crypter.js";
-import { type WalFileName, parseWalFileName } from "../../wal/file-name.js";
-import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../../wal/segment-check.js";
+import { type Crypter, loadCrypter } from "../../crypto/crypter.js";
+import { MIN_SEGMENT_SIZE, parseWalFileName } from "../../wal/file-name.js";
 import { checkArchiveIdentity } from "../identity.js";
-import { candidateKeys, codecOfKey, walKey } from "../../wal/archive-keys.js";
+import { walKey } from "../../wal/archive-keys.js";
 import { ObjectExistsError, type ObjectInfo, type Storage } from "../../storage/storage.js";
 import { LocalArchive } from "../../local-archive/store.js";
 import { STATE_DIR } from "../../fastpath/protocol.js";
-import { HashingTap, digestOfStream } from "../../io/streams.js";
-import { type ContentDigest, type DigestAlgorithm, RECORDED_ALGORITHM, digestMetadata, digestOf, recordedDigest } from "../../io/content-digest.js";
-import { sameWalAsArchived } from "./same-wal.js";
+import { HashingTap } from "../../io/streams.js";
+import { type ContentDigest, RECORDED_ALGORITHM, digestMetadata, digestOf } from "../../io/content-digest.js";
 import { Semaphore } from "../../io/semaphore.js";
+import { findArchived, reportDuplicate, sameContent } from "./duplicate.js";
+import { type SourceFacts, inspectSource, readWhole, releaseBuffer } from "./source.js";
 
 /**
  * Names of our object metadata (x-amz-meta-*): wal-g sets none, so their absence means "written by wal-g".
@@ -29,9 +30,6 @@ export const META_SYSTEM_ID = "walnative-system-id";
 
 /** Files up to this size are archived from one buffer (packForUpload); 64 MiB covers common segment sizes. */
 const WHOLE_FILE_LIMIT = 64 * 1024 * 1024;
-
-/** The smallest segment size PostgreSQL allows; the header gives the real one. */
-export const MIN_SEGMENT_SIZE = 1024 * 1024;
 
 export interface PushContext {
   readonly config: Config;
@@ -54,20 +52,6 @@ export interface PushResult {
   readonly storedBytes?: number;
 }
 
-interface SourceFacts {
-  readonly size: number;
-  /** The file's checksum (hex), read on first use only (a duplicate to compare, a multipart upload). */
-  readonly digest: (algorithm: DigestAlgorithm) => Promise<string>;
-  /** Saves digest() a second read when the upload already hashed the file. */
-  readonly knowDigest: (digest: ContentDigest) => void;
-  readonly systemId?: bigint;
-  readonly path: string;
-  /** A segment's first LSN, from its header: the failover-duplicate rule parses its WAL records. */
-  readonly startLsn?: bigint;
-  /** The header page that was checked against the name (segments). */
-  readonly head?: Buffer;
-}
-
 export async function pushWalFile(sourcePath: string, name: string, context: PushContext): Promise<PushResult> {
   const started = performance.now();
   const { config, log } = context;
@@ -82,7 +66,7 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const checked = awaitLater(
     Promise.all([
       source.systemId === undefined ? undefined : checkArchiveIdentity(storage, source.systemId, identityCache),
-      protect ? findArchived(storage, name, context) : undefined,
+      protect ? findArchived(storage, name, context.knownAbsent) : undefined,
     ]).then(([, existing]) => existing),
   );
   const codec = await loadCodec(config.compression);
@@ -116,13 +100,6 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   const summary = `${formatBytes(source.size)} -> ${formatBytes(stored.size)} ${codec.name}${crypter ? `+${crypter.method}` : ""}`;
   log.info(`pushed ${name} (${summary}, ${ms} ms${storageMs})`);
   return { outcome: "pushed", summary, storedBytes: stored.size };
-}
-
-/** The archived object of this name under any extension wal-g reads, unless a listing already found none. */
-async function findArchived(storage: Storage, name: string, context: PushContext): Promise<ObjectInfo | undefined> {
-  if (await context.knownAbsent?.(name)) return undefined;
-  const [existing] = await storage.statAll(candidateKeys(name).map((candidate) => candidate.key));
-  return existing;
 }
 
 /** Awaits a promise later without leaving its rejection unhandled meanwhile (the caller may fail first). */
@@ -216,85 +193,6 @@ function metadataOf(digest: ContentDigest, source: SourceFacts, crypter: Crypter
   return { ...(crypter ? {} : digestMetadata(digest)), ...(source.systemId === undefined ? {} : { [META_SYSTEM_ID]: source.systemId.toString() }) };
 }
 
-/**
- * Segment buffers are reused across the uploads of one call: a fresh 16 MiB buffer per file is only freed
- * when V8 collects, and until then each counts in the process's resident memory.
- */
-const spareBuffers: Buffer[] = [];
-function takeBuffer(size: number): Buffer {
-  const index = spareBuffers.findIndex((buffer) => buffer.length === size);
-  return index >= 0 ? spareBuffers.splice(index, 1)[0]! : Buffer.allocUnsafeSlow(size);
-}
-function releaseBuffer(buffer: Buffer): void {
-  if (spareBuffers.length < 4) spareBuffers.push(buffer);
-}
-
-/** Exactly size bytes: a file that changed size since inspectSource is not what was checked. */
-async function readWhole(source: SourceFacts): Promise<Buffer> {
-  const handle = await open(source.path, "r");
-  try {
-    const data = takeBuffer(source.size);
-    let filled = 0;
-    while (filled < data.length) {
-      const { bytesRead } = await handle.read(data, filled, data.length - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    const { size } = await handle.stat();
-    // The bytes uploaded must be the ones whose header was checked: a file recycled by PostgreSQL in between
-    // (possible only when archiving was switched off meanwhile) must not go out under this name.
-    const sameHead = source.head === undefined || data.subarray(0, source.head.length).equals(source.head);
-    if (filled !== source.size || size !== source.size || !sameHead) {
-      releaseBuffer(data);
-      throw new LocalFileError(`'${source.path}' changed while being archived (${source.size} -> ${size} bytes)`, undefined, ExitCode.tempFailure);
-    }
-    return data;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Refuses what PostgreSQL would never archive: empty files, segments whose header disagrees with the name. */
-async function inspectSource(sourcePath: string, file: WalFileName): Promise<SourceFacts> {
-  const handle = await open(sourcePath, "r").catch((error: unknown) => {
-    throw new LocalFileError(`cannot open '${sourcePath}' for ${file.name}: ${(error as Error).message}`, error, ExitCode.noInput);
-  });
-  let size: number;
-  let systemId: bigint | undefined;
-  let startLsn: bigint | undefined;
-  let head: Buffer | undefined;
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw new LocalFileError(`'${sourcePath}' is not a regular file`, undefined, ExitCode.noInput);
-    size = info.size;
-    if (size === 0) throw new CorruptDataError(`'${sourcePath}' is empty; refusing to archive ${file.name}`);
-    if (file.segment && (file.kind === "segment" || file.kind === "partial")) {
-      const page = Buffer.alloc(LONG_HEADER_SIZE);
-      const { bytesRead } = await handle.read(page, 0, LONG_HEADER_SIZE, 0);
-      head = page.subarray(0, bytesRead);
-      const header = readSegmentHeader(head, file.name);
-      checkSegmentHeader(header, file.segment, size, file.name);
-      systemId = header.systemIdentifier;
-      if (file.kind === "segment") startLsn = header.pageAddress;
-    }
-  } finally {
-    await handle.close();
-  }
-  const digests = new Map<DigestAlgorithm, Promise<string>>();
-  const digest = (algorithm: DigestAlgorithm) => {
-    let known = digests.get(algorithm);
-    if (!known) {
-      known = digestOfStream(createReadStream(sourcePath, { highWaterMark: 256 * 1024 }), algorithm);
-      digests.set(algorithm, known);
-    }
-    return known;
-  };
-  const knowDigest = (known: ContentDigest) => {
-    if (!digests.has(known.algorithm)) digests.set(known.algorithm, Promise.resolve(known.hex));
-  };
-  return { size, digest, knowDigest, systemId, path: sourcePath, startLsn, head };
-}
-
 async function keepLocalCopy(sourcePath: string, name: string, config: Config, log: Logger): Promise<void> {
   if (!config.localArchiveDir) return;
   try {
@@ -303,40 +201,4 @@ async function keepLocalCopy(sourcePath: string, name: string, config: Config, l
     // The archive in storage is what counts; a full local disk must not stop archiving.
     log.warn(`could not keep a local copy of ${name} in ${config.localArchiveDir}: ${(error as Error).message}`);
   }
-}
-
-/**
- * Equal content: our checksum metadata when present, else a byte comparison (wal-g sets no metadata). A segment
- * that differs only after the end of its valid WAL (the same segment from a primary and a promoted standby) is
- * "same-wal"; any difference inside the valid WAL stays a conflict.
- */
-async function sameContent(
-  storage: Storage, name: string, found: ObjectInfo, source: SourceFacts, config: Config,
-): Promise<boolean | "same-wal"> {
-  const info = found.metadata ? found : ((await storage.stat(found.key)) ?? found);
-  const recorded = recordedDigest(info.metadata);
-  if (recorded && recorded.hex === (await source.digest(recorded.algorithm))) return true;
-  const codec = codecOfKey(name, found.key);
-  if (!recorded) {
-    // Decrypted with the configured key: an object it cannot decrypt fails here, saying why (exit 65).
-    const archived = new HashingTap(0, RECORDED_ALGORITHM);
-    await pipeline([await storage.read(found.key), ...(await decodingStages(codec, config.encryption, found.key)), archived, new PassThrough().resume()]);
-    if (archived.bytes === source.size && archived.digest() === (await source.digest(RECORDED_ALGORITHM))) return true;
-  }
-  if (source.startLsn === undefined) return false;
-  const local = { path: source.path, size: source.size, startLsn: source.startLsn };
-  return (await sameWalAsArchived(storage, found.key, codec, local, config.encryption)) && "same-wal";
-}
-
-function reportDuplicate(equal: boolean | "same-wal", name: string, storage: Storage, log: Logger): PushResult {
-  if (!equal) {
-    throw new ConflictError(
-      `${name} is already archived in ${storage.label} with different content; not overwriting`,
-      "PostgreSQL keeps the file and retries; check whether another cluster archives to this prefix",
-    );
-  }
-  if (equal === "same-wal") {
-    log.warn(`${name} is already archived in ${storage.label} with the same WAL (the copies differ only after its end, as after a failover); nothing to do`);
-  } else log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
-  return { outcome: "already-archived", summary: "already archived" };
 }
