@@ -1,7 +1,8 @@
 // Sorting S3 and network failures into typed errors. No SDK imports: the SDK-based store (s3.ts) and the
 // dependency-free one (s3-lite.ts) share it, and the lite one is bundled into every entry point.
 import { STATUS_CODES } from "node:http";
-import { StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
+import { NotFoundError, StorageAccessError, TransientStorageError, WalNativeError } from "../errors.js";
+import { ObjectExistsError } from "./storage.js";
 
 /** What both clients' errors look like: the SDK's ServiceException, or s3-lite's S3ResponseError. */
 export interface AwsErrorShape {
@@ -29,6 +30,53 @@ const ACCESS_ERRORS = new Set([
   "PermanentRedirect",
   "AuthorizationHeaderMalformed",
 ]);
+
+/** What an S3 store names in its errors: its label, and whether its object requests carry an SSE-C key. */
+export interface S3StoreNames {
+  readonly label: string;
+  readonly location: { readonly sseCustomerKey?: string };
+}
+
+// One object request of either S3 store (s3.ts with the SDK, s3-lite.ts without), its failures sorted the same way.
+
+/** HEAD: undefined when the object is absent, a typed error for any other failure. */
+export async function statRequest<T>(store: S3StoreNames, key: string, head: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await head();
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw storageError(error, `cannot check '${key}' in ${store.label}`, store.location);
+  }
+}
+
+/** GET: NotFoundError when the object is absent (restore's exit 74 rests on it), a typed error for any other failure. */
+export async function openRequest<T>(store: S3StoreNames, key: string, get: () => Promise<T>): Promise<T> {
+  try {
+    return await get();
+  } catch (error) {
+    if (isNotFound(error)) throw new NotFoundError(key, store.label);
+    throw storageError(error, `cannot read '${key}' from ${store.label}`, store.location);
+  }
+}
+
+/** PUT: a refused If-None-Match (ObjectExistsError) is an answer, not a failure: callers compare contents on it. */
+export async function writeRequest<T>(store: S3StoreNames, key: string, put: () => Promise<T>): Promise<T> {
+  try {
+    return await put();
+  } catch (error) {
+    if (error instanceof ObjectExistsError) throw error;
+    throw storageError(error, `cannot upload '${key}' to ${store.label}`, store.location);
+  }
+}
+
+/** DELETE: an object already absent counts as deleted. */
+export async function removeRequest(store: S3StoreNames, key: string, remove: () => Promise<unknown>): Promise<void> {
+  try {
+    await remove();
+  } catch (error) {
+    if (!isNotFound(error)) throw storageError(error, `cannot delete '${key}' from ${store.label}`);
+  }
+}
 
 /** The server refused a body that does not match its Content-MD5 or x-amz-content-sha256: sending it again may work. */
 export const DAMAGED_IN_TRANSIT: ReadonlySet<string> = new Set(["BadDigest", "XAmzContentSHA256Mismatch"]);

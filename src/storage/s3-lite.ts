@@ -6,13 +6,15 @@ import { readFileSync } from "node:fs";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { Socket } from "node:net";
-import { Readable, Transform, type TransformCallback } from "node:stream";
-import { setTimeout as sleep } from "node:timers/promises";
+import { Readable } from "node:stream";
 import type { S3Location } from "../config.js";
-import { ConfigError, NotFoundError, TransientStorageError } from "../errors.js";
-import { DAMAGED_IN_TRANSIT, isNotFound, storageError } from "./s3-errors.js";
+import { ConfigError, TransientStorageError } from "../errors.js";
+import { type S3StoreNames, openRequest, removeRequest, statRequest, storageError, writeRequest } from "./s3-errors.js";
+import { type Address, addressOf } from "./s3-address.js";
+import { bufferUpTo, chained, guardedBody, readText } from "./s3-body.js";
+import { withRetries } from "./s3-retry.js";
 import { parseErrorDocument, parseListPage } from "./s3-xml.js";
-import { EMPTY_SHA256, Signer, amzDate, encodeKeyPath, encodeRfc3986, sha256Hex } from "./sigv4.js";
+import { EMPTY_SHA256, Signer, amzDate, encodeRfc3986, sha256Hex } from "./sigv4.js";
 import { sseCustomerHeaders } from "./sse-c.js";
 import {
   type ObjectInfo,
@@ -60,6 +62,7 @@ export class LiteS3Storage implements Storage {
   private sdk: Promise<Storage> | undefined;
   /** SSE-C headers for every request that reads or writes an object (none without WALG_S3_SSE_C). */
   private readonly objectHeaders: Readonly<Record<string, string>>;
+  private readonly names: S3StoreNames;
 
   constructor(
     private readonly location: S3Location,
@@ -69,6 +72,7 @@ export class LiteS3Storage implements Storage {
       throw new ConfigError("WALNATIVE_S3_CLIENT", "the lite S3 client needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", "or set WALNATIVE_S3_CLIENT=sdk");
     }
     this.label = `s3://${location.bucket}/${location.root}`;
+    this.names = { label: this.label, location };
     this.signer = new Signer(
       { accessKeyId: location.accessKeyId, secretAccessKey: location.secretAccessKey, sessionToken: location.sessionToken },
       location.region,
@@ -79,15 +83,12 @@ export class LiteS3Storage implements Storage {
   }
 
   async stat(key: string, signal?: AbortSignal): Promise<ObjectInfo | undefined> {
-    try {
-      return await this.send({ method: "HEAD", key: this.keyOf(key), headers: this.objectHeaders, signal }, (response) => {
+    return statRequest(this.names, key, () =>
+      this.send({ method: "HEAD", key: this.keyOf(key), headers: this.objectHeaders, signal }, (response) => {
         response.resume();
         return infoOf(key, response);
-      });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw storageError(error, `cannot check '${key}' in ${this.label}`, this.location);
-    }
+      }),
+    );
   }
 
   async read(key: string, signal?: AbortSignal): Promise<Readable> {
@@ -95,20 +96,16 @@ export class LiteS3Storage implements Storage {
   }
 
   async open(key: string, signal?: AbortSignal): Promise<OpenedObject> {
-    let response: http.IncomingMessage;
-    try {
-      // Retried only until the body starts: once bytes flow, a failure ends the stream with an error.
-      response = await this.send({ method: "GET", key: this.keyOf(key), headers: this.objectHeaders, signal }, (answer) => answer);
-    } catch (error) {
-      if (isNotFound(error)) throw new NotFoundError(key, this.label);
-      throw storageError(error, `cannot read '${key}' from ${this.label}`, this.location);
-    }
+    // Retried only until the body starts: once bytes flow, a failure ends the stream with an error.
+    const response = await openRequest(this.names, key, () =>
+      this.send({ method: "GET", key: this.keyOf(key), headers: this.objectHeaders, signal }, (answer) => answer),
+    );
     const length = response.headers["content-length"];
     return { info: infoOf(key, response), body: guardedBody(response, length === undefined ? undefined : Number(length), `'${key}' from ${this.label}`) };
   }
 
   async write(key: string, body: WriteBody, options: WriteOptions = {}): Promise<ObjectInfo> {
-    try {
+    return writeRequest(this.names, key, async () => {
       if (Buffer.isBuffer(body)) {
         return body.length <= this.location.partSize ? await this.put(key, body, options) : await (await this.sdkStore()).write(key, body, options);
       }
@@ -116,11 +113,7 @@ export class LiteS3Storage implements Storage {
       if (head.more === undefined) return await this.put(key, Buffer.concat(head.chunks, head.size), options);
       // Larger than a part (rare for WAL): the SDK's multipart writer gets what was buffered, then the rest.
       return await (await this.sdkStore()).write(key, Readable.from(chained(head.chunks, head.more)), options);
-    } catch (error) {
-      // A refused If-None-Match is an answer, not a failure: callers compare contents on it.
-      if (error instanceof ObjectExistsError) throw error;
-      throw storageError(error, `cannot upload '${key}' to ${this.label}`, this.location);
-    }
+    });
   }
 
   async *list(prefix: string, signal?: AbortSignal): AsyncIterable<ObjectInfo> {
@@ -147,11 +140,7 @@ export class LiteS3Storage implements Storage {
   }
 
   async remove(key: string): Promise<void> {
-    try {
-      await this.send({ method: "DELETE", key: this.keyOf(key) }, (response) => void response.resume());
-    } catch (error) {
-      if (!isNotFound(error)) throw storageError(error, `cannot delete '${key}' from ${this.label}`);
-    }
+    await removeRequest(this.names, key, () => this.send({ method: "DELETE", key: this.keyOf(key) }, (response) => void response.resume()));
   }
 
   private async put(key: string, body: Buffer, options: WriteOptions): Promise<ObjectInfo> {
@@ -177,17 +166,8 @@ export class LiteS3Storage implements Storage {
   }
 
   /** One request with retries like the SDK's standard mode; `consume` runs inside the retry for a 2xx answer. */
-  private async send<T>(request: S3Request, consume: (response: http.IncomingMessage) => T | Promise<T>): Promise<T> {
-    const maxAttempts = this.location.maxRetries + 1;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await consume(await this.attempt(request));
-      } catch (error) {
-        if (attempt >= maxAttempts || request.signal?.aborted || !isRetryable(error)) throw error;
-        // Full jitter: a random wait up to 100 ms doubling per retry, at most 20 s (SDK standard mode).
-        await sleep(Math.random() * Math.min(20_000, 100 * 2 ** (attempt - 1)), undefined, { signal: request.signal });
-      }
-    }
+  private send<T>(request: S3Request, consume: (response: http.IncomingMessage) => T | Promise<T>): Promise<T> {
+    return withRetries(this.location.maxRetries + 1, request.signal, async () => consume(await this.attempt(request)));
   }
 
   /** Resolves with a 2xx response whose body is unread; rejects with S3ResponseError or a transport error. */
@@ -268,35 +248,6 @@ export class LiteS3Storage implements Storage {
   }
 }
 
-interface Address {
-  readonly secure: boolean;
-  /** For the connection: no brackets around an IPv6 address. */
-  readonly hostname: string;
-  readonly port: number | undefined;
-  /** The Host header, port included when not the default. */
-  readonly host: string;
-  /** Encoded request path of a full key, or of the bucket when key is undefined. */
-  pathOf(key: string | undefined): string;
-}
-
-/**
- * Path-style "/bucket/key" when asked (MinIO) or when the bucket name cannot be a host name label (dots
- * break the TLS wildcard), else virtual-hosted "bucket.host/key", as the SDK does.
- */
-function addressOf(location: S3Location): Address {
-  const url = new URL(location.endpoint ?? `https://s3.${location.region}.amazonaws.com`);
-  const pathStyle = location.forcePathStyle || !/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(location.bucket);
-  const hostname = pathStyle ? url.hostname : `${location.bucket}.${url.hostname}`;
-  const bucketPath = pathStyle ? `/${encodeRfc3986(location.bucket)}` : "";
-  return {
-    secure: url.protocol === "https:",
-    hostname: hostname.replace(/^\[|\]$/g, ""),
-    port: url.port ? Number(url.port) : undefined,
-    host: url.port ? `${hostname}:${url.port}` : hostname,
-    pathOf: (key) => (key === undefined ? bucketPath || "/" : `${bucketPath}/${encodeKeyPath(key)}`),
-  };
-}
-
 function readCa(file: string | undefined): Buffer | undefined {
   if (!file) return undefined;
   try {
@@ -332,103 +283,3 @@ function timeoutError(message: string): Error {
   error.name = "TimeoutError";
   return error;
 }
-
-/** The SDK's standard mode retries these (smithy service-error-classification). */
-const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
-const RETRY_CODES = new Set([
-  "Throttling",
-  "ThrottlingException",
-  "ThrottledException",
-  "RequestThrottledException",
-  "TooManyRequestsException",
-  "ProvisionedThroughputExceededException",
-  "TransactionInProgressException",
-  "RequestLimitExceeded",
-  "BandwidthLimitExceeded",
-  "LimitExceededException",
-  "RequestThrottled",
-  "SlowDown",
-  "PriorRequestNotComplete",
-  "EC2ThrottledException",
-  "TimeoutError",
-  "RequestTimeout",
-  "RequestTimeoutException",
-]);
-const RETRY_NETWORK = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN"]);
-
-function isRetryable(error: unknown): boolean {
-  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
-  if (e?.name === "AbortError") return false;
-  const status = e?.$metadata?.httpStatusCode;
-  if (status !== undefined && RETRY_STATUS.has(status)) return true;
-  return RETRY_CODES.has(e?.name ?? "") || DAMAGED_IN_TRANSIT.has(e?.name ?? "") || RETRY_NETWORK.has(e?.code ?? "");
-}
-
-/** The whole (small) body of a LIST page or an error answer. */
-function readText(response: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    response.on("data", (chunk: Buffer) => chunks.push(chunk));
-    response.once("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    response.once("error", reject);
-    response.once("close", () => {
-      if (!response.complete) reject(new Error("connection closed before the answer was complete"));
-    });
-  });
-}
-
-/**
- * The body as the caller reads it: an error if it ends before Content-Length bytes or runs past them, or
- * if the connection drops or stalls: a cut connection must never look like EOF.
- */
-function guardedBody(response: http.IncomingMessage, expected: number | undefined, what: string): Readable {
-  let seen = 0;
-  const wrap = (error: unknown) => storageError(error, `reading ${what} failed`);
-  const guard = new Transform({
-    transform(chunk: Buffer, _encoding, done: TransformCallback) {
-      seen += chunk.length;
-      done(null, chunk);
-    },
-    flush(done: TransformCallback) {
-      if (expected !== undefined && seen !== expected) done(new TransientStorageError(`${what} ended after ${seen} of ${expected} bytes`));
-      else done();
-    },
-  });
-  response.once("error", (error) => guard.destroy(wrap(error)));
-  response.once("close", () => {
-    if (!response.complete) guard.destroy(wrap(new Error(`connection closed after ${seen} of ${expected ?? "?"} bytes`)));
-  });
-  // A reader that gives up early must not leave the connection half-read.
-  guard.once("close", () => {
-    if (!response.complete) response.destroy();
-  });
-  return response.pipe(guard);
-}
-
-interface Buffered {
-  readonly chunks: Buffer[];
-  readonly size: number;
-  /** The rest of the stream when it holds more than the limit. */
-  readonly more?: AsyncIterator<Buffer>;
-}
-
-/** Reads the stream until it ends or holds more than `limit` bytes. */
-async function bufferUpTo(body: Readable, limit: number): Promise<Buffered> {
-  const iterator = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for (;;) {
-    const next = await iterator.next();
-    if (next.done) return { chunks, size };
-    chunks.push(next.value);
-    size += next.value.length;
-    if (size > limit) return { chunks, size, more: iterator };
-  }
-}
-
-async function* chained(head: Buffer[], rest: AsyncIterator<Buffer>): AsyncGenerator<Buffer> {
-  yield* head;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
-}
-
-
