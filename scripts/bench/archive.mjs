@@ -1,80 +1,81 @@
-// Archive scenario: push N segments the way PostgreSQL's archiver does: a fake data dir (a copy of the
-// base backup) whose pg_wal holds all N segments with archive_status/<name>.ready, one process per
-// segment, in order, cwd = data dir, PGDATA set (pg_ctl sets it), and .ready renamed to .done after each
-// success. Commands: wal-g wal-push %p, wal-archive %p %f, walg-daemon-client <sock> wal-push %f.
+// Archive scenario: push N segments the way PostgreSQL's archiver does: a stand-in data dir (a copy of the
+// base backup) whose pg_wal holds all N segments with archive_status/<name>.ready, one process per segment,
+// in order, cwd = data dir, PGDATA set (pg_ctl sets it), and .ready renamed to .done after each success.
+// Commands: lib/peers.mjs. With `existing`, the prefix already holds every segment (an earlier run pushed the
+// same files): the re-archive PostgreSQL does after a crash, or a second archiver on the same prefix.
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { scenarioCgroup } from "./lib/cgroup.mjs";
 import { killMarked } from "./lib/cleanup.mjs";
-import { listKeys, s3Env } from "./lib/minio.mjs";
-import { chownTreeToPostgres, median, mkdirForPostgres, percentile, postgresEnv, run, tail } from "./lib/proc.mjs";
-import { readWrapperFile, sampleMarked, timeWrapper } from "./lib/rss.mjs";
-import { startDaemon } from "./lib/daemon.mjs";
-
-export const CODEC_EXT = { lz4: "lz4", brotli: "br" };
+import { setUp, toolEnv, verifyArchived } from "./lib/peers.mjs";
+import { chownTreeToPostgres, median, mkdirForPostgres, percentile, run, tail } from "./lib/proc.mjs";
+import { meterWrapper, peakOf, readWrapperFile, sampleMarked } from "./lib/rss.mjs";
 
 /**
- * One archive run. scenario: { key, tool: "wal-g"|"ours"|"wal-g daemon", codec, endpoint, prefix }.
- * Returns { wallMs, callMs: { median, p90, max }, peakRssKb, helperRssKb, objects }.
+ * One archive run. scenario: { key, tool, codec, endpoint, prefix }.
+ * Returns { wallMs, callMs: { median, p90, max, all }, cpuMs, cpuMsPerSegment, peakRssKb, peakWhere, helperRssKb, objects }.
  */
 export async function archiveRun(ctx, data, scenario) {
   const root = mkdirForPostgres(join(ctx.workDir, `archive-${scenario.key}`));
   const dataDir = join(root, "data");
-  const scenarioEnv = { WALNATIVE_BENCH_SCENARIO: `${ctx.runId}-${scenario.key}` };
+  const scenarioEnv = { WALNATIVE_BENCH_SCENARIO: `${ctx.runId}-archive-${scenario.key}` };
+  const cgroup = scenarioCgroup(ctx.cgroupRun, `archive-${scenario.key}`);
+  let tool;
   try {
     prepareDataDir(data, dataDir);
-    const env = postgresEnv({
-      ...ctx.markerEnv, ...scenarioEnv, ...s3Env(scenario.endpoint, scenario.prefix), ...ctx.toolSettings,
-      WALG_COMPRESSION_METHOD: scenario.codec, PGDATA: dataDir,
-    }, ctx.toolsDir);
-    const daemon = scenario.tool === "wal-g daemon" ? await startDaemon(ctx, root, dataDir, env) : undefined;
-    const rssFile = join(root, "calls.time");
-    const sampler = sampleMarked(scenarioEnv);
+    const env = toolEnv(ctx, { scenarioEnv, endpoint: scenario.endpoint, prefix: scenario.prefix, codec: scenario.codec, extra: { PGDATA: dataDir } });
+    tool = await setUp(ctx, scenario.tool, { root, dataDir, env, cgroup, ...scenario });
+    const callsFile = join(root, "calls.time");
+    const sampler = sampleMarked(scenarioEnv, 250, cgroup);
     const callMs = [];
+    const cpuBefore = cgroup.usageNs();
     const started = performance.now();
     let wallMs;
+    let cpuNs;
     let helperRssKb;
     try {
-      for (const name of data.segments) callMs.push(await archiveOne(ctx, scenario.tool, name, { dataDir, env, rssFile, daemon }));
+      for (const name of data.segments) callMs.push(await archiveOne(ctx, scenario.tool, name, { dataDir, env, callsFile, cgroup, argv: tool.archiveArgv(name) }));
     } finally {
       wallMs = performance.now() - started;
+      cpuNs = cgroup.usageNs() - cpuBefore;
       helperRssKb = sampler.stop();
-      daemon?.stop();
+      tool?.stop();
     }
-    const objects = await verifyObjects(scenario, data.segments);
-    const calls = readWrapperFile(readFileSync(rssFile, "utf8"));
+    const objects = await verifyArchived(scenario.tool, scenario, data.segments);
+    const calls = readWrapperFile(readFileSync(callsFile, "utf8"));
     return {
-      wallMs, objects,
+      wallMs, objects, n: data.segments.length,
       callMs: { median: median(callMs), p90: percentile(callMs, 90), max: Math.max(...callMs), all: callMs.map(Math.round) },
-      peakRssKb: Math.max(...calls.map((c) => c.kb), ...Object.values(helperRssKb)),
-      helperRssKb,
+      ...cpuFacts(cpuNs, data.segments.length),
+      ...peakOf(calls, helperRssKb), helperRssKb,
     };
   } finally {
-    killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 3000);
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${scenarioEnv.WALNATIVE_BENCH_SCENARIO}`, 300);
     // The uploader's log stays in the work dir (kept with --keep).
     try {
       copyFileSync(join(dataDir, "pg_wal", ".wal-native", "uploader.log"), join(ctx.workDir, `archive-${scenario.key}.uploader.log`));
     } catch {
-      // no uploader ran (wal-g, or WALNATIVE_UPLOADER=off)
+      // no uploader ran (a peer, or WALNATIVE_UPLOADER=off)
     }
+    cgroup.remove();
     rmSync(root, { recursive: true, force: true });
   }
 }
 
+/** CPU of a scenario's cgroup: total ms and ms per segment (undefined without cgroups). */
+export function cpuFacts(cpuNs, segments) {
+  if (cpuNs === undefined || Number.isNaN(cpuNs)) return {};
+  return { cpuMs: cpuNs / 1e6, cpuMsPerSegment: segments > 0 ? cpuNs / 1e6 / segments : undefined };
+}
+
 /** What the archiver does for one file: run the command, and on success rename .ready to .done. */
-async function archiveOne(ctx, tool, name, { dataDir, env, rssFile, daemon }) {
-  const [cmd, ...args] = [...timeWrapper(rssFile), ...commandFor(ctx, tool, name, daemon)];
+async function archiveOne(ctx, tool, name, { dataDir, env, callsFile, cgroup, argv }) {
+  const [cmd, ...args] = [...meterWrapper(ctx.tools, callsFile, cgroup), ...argv];
   const result = await run(cmd, args, { cwd: dataDir, env, asPostgres: true, timeoutMs: 600_000 });
   if (result.code !== 0) throw new Error(`${tool} archiving ${name} exited ${result.code}\n${tail(result.stderr, 15)}`);
   const status = join(dataDir, "pg_wal", "archive_status");
   renameSync(join(status, `${name}.ready`), join(status, `${name}.done`));
   return result.ms;
-}
-
-function commandFor(ctx, tool, name, daemon) {
-  if (tool === "wal-g") return [ctx.tools.walg, "wal-push", `pg_wal/${name}`];
-  if (tool === "ours") return [ctx.tools.walArchive, `pg_wal/${name}`, name];
-  if (tool === "wal-g daemon") return [ctx.tools.daemonClient, daemon.socket, "wal-push", name];
-  throw new Error(`unknown archive tool ${tool}`);
 }
 
 /** Copy of the base backup + pg_wal/<segments> + archive_status/<name>.ready, all owned by postgres. */
@@ -97,12 +98,4 @@ export function copyTree(from, to) {
     if (entry.isDirectory()) copyTree(src, dst);
     else copyFileSync(src, dst);
   }
-}
-
-async function verifyObjects(scenario, segments) {
-  const ext = CODEC_EXT[scenario.codec];
-  const keys = new Set(await listKeys(scenario.endpoint, `${scenario.prefix}/wal_005/`));
-  const missing = segments.filter((name) => !keys.has(`${scenario.prefix}/wal_005/${name}.${ext}`));
-  if (missing.length > 0) throw new Error(`${scenario.tool}: ${missing.length} segments missing in storage, e.g. ${missing[0]}`);
-  return keys.size;
 }

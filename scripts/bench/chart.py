@@ -1,4 +1,6 @@
-# Renders bench-out/bench.png from results.json: archive and restore wall times, fast-path call cost, peak RSS.
+# Renders bench-out/bench.png from results.json: recovery, PostgreSQL-driven archiving, CPU per segment, the
+# bench's own archive runs, peak RSS and the fast paths, with every peer that ran (wal-g, its daemon,
+# pgBackRest async, the cp floor, the pg_wal limit).
 # Usage: python3 chart.py results.json bench.png
 import json
 import sys
@@ -8,69 +10,137 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-COLORS = {"cp": "#888888", "wal-g": "#4c72b0", "wal-g daemon": "#8172b2", "ours": "#dd8452"}
-NET = {"loopback": "loopback", "rtt20": "20 ms RTT"}
+COLORS = {"pg_wal": "#bbbbbb", "cp": "#888888", "wal-g": "#4c72b0", "wal-g daemon": "#8172b2",
+          "pgbackrest": "#55a868", "ours": "#dd8452"}
+NAMES = {"pgbackrest": "pgBackRest async", "pg_wal": "pg_wal limit", "cp": "cp floor"}
+ORDER = ["pg_wal", "cp", "wal-g", "wal-g daemon", "pgbackrest", "ours"]
+NET = {"loopback": "loopback", "rtt20": "20 ms"}
 
 
-def grouped(ax, groups, tools, value, ylabel, title):
-    """Bars per tool within each group; failed or missing rows are left out."""
+def ran(row):
+    return "error" not in row and "skipped" not in row
+
+
+def grouped(ax, groups, value, ylabel, title, fmt="%.1f"):
+    """Bars per tool within each group: groups = [(name, {tool: row})]; rows without a value are left out."""
+    tools = [t for t in ORDER if any(t in rows for _, rows in groups)]
     width = 0.8 / max(1, len(tools))
     for i, tool in enumerate(tools):
         xs, ys = [], []
         for g, (_, rows) in enumerate(groups):
-            row = next((r for r in rows if r.get("tool") == tool and "error" not in r), None)
-            if row is not None:
+            row = rows.get(tool)
+            v = value(row) if row is not None else None
+            if v is not None:
                 xs.append(g + (i - (len(tools) - 1) / 2) * width)
-                ys.append(value(row))
-        bars = ax.bar(xs, ys, width, label=tool, color=COLORS.get(tool))
-        ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    ax.set_xticks(range(len(groups)), [name for name, _ in groups])
+                ys.append(v)
+        bars = ax.bar(xs, ys, width, label=NAMES.get(tool, tool), color=COLORS.get(tool))
+        ax.bar_label(bars, fmt=fmt, fontsize=6)
+    ax.set_xticks(range(len(groups)), [name for name, _ in groups], fontsize=7)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.margins(y=0.15)
-    ax.legend(fontsize=8, loc="upper left", framealpha=0.9)
+    if tools:
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
 
 
 def main():
     results = json.load(open(sys.argv[1]))
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
-    archive = results["archive"]
-    keys = sorted({(r["net"], r["codec"]) for r in archive}, key=lambda k: (k[0] != "loopback", k[1] != "lz4"))
-    groups = [(f"{NET[n]}, {c}", [r for r in archive if r["net"] == n and r["codec"] == c]) for n, c in keys]
-    tools = [t for t in ["wal-g", "wal-g daemon", "ours"] if any(r["tool"] == t for r in archive)]
-    grouped(axes[0][0], groups, tools, lambda r: r["wallMs"] / 1000, "seconds", f"Archive {results['n']} segments (lower is better)")
+    fig, axes = plt.subplots(3, 2, figsize=(15, 14))
 
-    restore = results["restore"]
-    nets = [n for n in ["loopback", "rtt20"] if any(r["net"] == n for r in restore)]
-    groups = [(NET[n], [r for r in restore if r["net"] == n]) for n in nets]
-    tools = [t for t in ["cp", "wal-g", "wal-g daemon", "ours"] if any(r["tool"] == t for r in restore)]
-    grouped(axes[0][1], groups, tools, lambda r: r["wallMs"] / 1000, "seconds", f"Recovery through {results['n']} segments")
+    restore = [r for r in results.get("restore", []) if ran(r)]
+    keys = sorted({(r["n"], r["net"], r["codec"]) for r in restore if r["codec"] != "-"},
+                  key=lambda k: (k[0], k[1] != "loopback", k[2] != "lz4"))
+    groups = []
+    for n, net, codec in keys:
+        rows = {r["tool"]: r for r in restore if r["n"] == n and (r["codec"] == "-" or (r["net"] == net and r["codec"] == codec))}
+        groups.append((f"{n}, {NET[net]}, {codec}", rows))
+    grouped(axes[0][0], groups, lambda r: r["wallMs"] / 1000, "seconds",
+            "Recovery to latest: pg_ctl start to promotion (lower is better)")
 
-    fast = [r for r in results["fastPath"] if "error" not in r]
-    ax = axes[1][0]
-    bars = ax.barh([r["label"] for r in fast], [r["medianMs"] for r in fast], color="#55a868")
-    ax.bar_label(bars, fmt="%.1f ms", fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("median ms per call")
-    ax.set_title("Fast-path call cost")
+    pg = [r for r in results.get("pgArchive", []) if ran(r) and r.get("minioData", "disk") == "disk"]
+    keys = []
+    for r in pg:
+        for load in r["loads"]:
+            for net in ([r["net"]] if r["tool"] != "cp" else []):
+                k = (load["load"], net, r["codec"])
+                if k not in keys:
+                    keys.append(k)
+    groups = []
+    for load, net, codec in keys:
+        rows = {}
+        for r in pg:
+            if (r["tool"] == "cp" and net == "loopback") or (r["net"] == net and r["codec"] == codec):
+                match = next((l for l in r["loads"] if l["load"] == load), None)
+                if match is not None:
+                    rows[r["tool"]] = match
+        groups.append((f"{'pgbench -i' if load == 'init' else 'TPC-B'}, {NET[net]}, {codec}", rows))
+    grouped(axes[0][1], groups, lambda l: l["maxReady"], ".ready files",
+            "PostgreSQL's archiver: most .ready at once (lower is better)", fmt="%d")
+
+    cpu_groups = []
+
+    def add_cpu(name, rows, pick):
+        values = {t: row for t, row in rows.items() if pick(row) is not None}
+        if values:
+            cpu_groups.append((name, {t: {"v": pick(row)} for t, row in values.items()}))
+    for load, net, codec in keys:
+        if net != "loopback":
+            continue
+        rows = {}
+        for r in pg:
+            if r["net"] == net and r["codec"] == codec and r["tool"] != "cp":
+                match = next((l for l in r["loads"] if l["load"] == load), None)
+                if match is not None:
+                    rows[r["tool"]] = match
+        add_cpu(f"{'pgbench -i' if load == 'init' else 'TPC-B'}, {codec}", rows, lambda l: l.get("cpuMsPerSegment"))
+    for codec in ["lz4", "brotli"]:
+        rows = {r["tool"]: r for r in restore if r["n"] == results["n"] and r["net"] == "loopback" and r["codec"] == codec}
+        add_cpu(f"recovery {results['n']}, {codec}", rows, lambda r: r.get("cpuMsPerSegment"))
+        rows = {r["tool"]: r for r in results.get("rearchive", []) if ran(r) and r["codec"] == codec}
+        add_cpu(f"re-archive, {codec}", rows, lambda r: r.get("cpuMsPerSegment"))
+    grouped(axes[1][0], cpu_groups, lambda r: r["v"], "CPU ms per segment",
+            "CPU per segment, all of a tool's processes (loopback; lower is better)", fmt="%.0f")
+
+    archive = [r for r in results.get("archive", []) if ran(r)]
+    keys = sorted({(r["n"], r["net"], r["codec"]) for r in archive}, key=lambda k: (k[0], k[1] != "loopback", k[2] != "lz4"))
+    groups = [(f"{n}, {NET[net]}, {codec}", {r["tool"]: r for r in archive if (r["n"], r["net"], r["codec"]) == (n, net, codec)})
+              for n, net, codec in keys]
+    grouped(axes[1][1], groups, lambda r: r["wallMs"] / 1000, "seconds",
+            "Bench's archiver: N segments, one process each (lower is better)")
 
     peaks = {}
-    for r in archive + restore + results.get("pgbench", []):
-        if "error" not in r and r.get("peakRssKb"):
+    rows = archive + restore + [r for r in results.get("rearchive", []) if ran(r)] + pg
+    for r in rows:
+        if r.get("peakRssKb"):
             peaks[r["tool"]] = max(peaks.get(r["tool"], 0), r["peakRssKb"] / 1024)
-    ax = axes[1][1]
-    names = list(peaks)
-    bars = ax.bar(names, [peaks[n] for n in names], color=[COLORS.get(n, "#999999") for n in names])
+    for r in results.get("standby", []):
+        if ran(r):
+            for facts in r.get("rss", {}).values():
+                if facts.get("peakRssKb"):
+                    peaks[r["tool"]] = max(peaks.get(r["tool"], 0), facts["peakRssKb"] / 1024)
+    ax = axes[2][0]
+    names = [t for t in ORDER if t in peaks]
+    bars = ax.bar([NAMES.get(n, n) for n in names], [peaks[n] for n in names], color=[COLORS.get(n, "#999999") for n in names])
     ax.bar_label(bars, fmt="%.0f MB", fontsize=8)
-    ax.axhline(150, color="red", linestyle="--", linewidth=1, label="target 150 MB")
+    ax.axhline(100, color="red", linestyle="--", linewidth=1, label="target 100 MB")
     ax.set_ylabel("MB")
-    ax.set_title("Peak RSS per process (any scenario)")
+    ax.set_title("Peak RSS of one process (any scenario)", fontsize=10)
     ax.legend(fontsize=8)
 
+    fast = [r for r in results.get("fastPath", []) if "error" not in r]
+    ax = axes[2][1]
+    bars = ax.barh([r["label"] for r in fast], [r["medianMs"] for r in fast], color="#dd8452")
+    ax.bar_label(bars, fmt="%.1f ms", fontsize=8)
+    ax.invert_yaxis()
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("median ms per call")
+    ax.set_title("Fast-path call cost (ours)", fontsize=10)
+
     machine = results["machine"]
-    fig.suptitle(f"wal-native vs wal-g — {results['date'][:10]}, {machine['nproc']} × {machine['cpu']}, N = {results['n']}")
+    fig.suptitle(f"wal-native, wal-g, pgBackRest — {results['date'][:10]}, {machine['nproc']} × {machine['cpu']}, "
+                 f"N = {results['n']}" + (f" and {results['nLarge']}" if results.get("nLarge") else ""))
     fig.tight_layout()
-    fig.savefig(sys.argv[2], dpi=110)
+    fig.savefig(sys.argv[2], dpi=100)
 
 
 if __name__ == "__main__":

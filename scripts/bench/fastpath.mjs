@@ -40,13 +40,13 @@ export async function fastPathRuns(ctx, data, { runs, endpoint, prefix, freshPre
       key: "restore-local", label: "wal-restore, segment in the local archive",
       argv: (i) => [ctx.tools.walRestore, segments[i % segments.length], "pg_wal/RECOVERYXLOG"],
     }]));
-    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 300);
     results.push(await uploadedAhead(ctx, data, join(root, "ahead"), { ...env, ...s3Env(endpoint, freshPrefix) }));
-    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 300);
     results.push(await prefetched(ctx, data, join(root, "prefetch"), env));
     return results;
   } finally {
-    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 3000);
+    killMarked(`WALNATIVE_BENCH_SCENARIO=${marker}`, 300);
     rmSync(root, { recursive: true, force: true });
   }
 }

@@ -1,15 +1,16 @@
 // Turns the benchmark results into bench-out/results.json, RESULTS.md (tables with absolute times and
-// ratios, the issue's targets, what each row measures) and bench.png (scripts/bench/chart.py).
+// ratios, the targets met or missed, what each row measures) and bench.png (scripts/bench/chart.py).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderChart } from "./lib/chart.mjs";
-import { mostReady } from "./lib/ready-queue.mjs";
+import { toolLabel } from "./lib/peers.mjs";
+import { targets } from "./targets.mjs";
 
 const NET = { loopback: "loopback", rtt20: "20 ms RTT" };
 const s = (ms) => (ms === undefined ? "n/a" : (ms / 1000).toFixed(2));
 const ms = (value) => (value === undefined ? "n/a" : value.toFixed(1));
 const mb = (kb) => (kb === undefined || !Number.isFinite(kb) ? "n/a" : (kb / 1024).toFixed(0));
-const x = (a, b) => (a === undefined || b === undefined || b === 0 ? "n/a" : (a / b).toFixed(2));
+const x = (a, b) => (a === undefined || b === undefined || b === 0 ? "" : (a / b).toFixed(2));
 
 export async function writeReport(results, outDir, say) {
   mkdirSync(outDir, { recursive: true });
@@ -27,59 +28,93 @@ export async function writeReport(results, outDir, say) {
   return written;
 }
 
-const MINIO_DATA = { disk: "same disk as PostgreSQL", tmpfs: "tmpfs (diagnostic)" };
-
-function find(rows, match) {
-  return rows.find((row) => Object.entries(match).every(([k, v]) => row[k] === v) && !row.error);
+/** A row of `rows` matching every field of `match`, that ran. */
+export function find(rows, match) {
+  return rows.find((row) => Object.entries(match).every(([k, v]) => row[k] === v) && !row.error && !row.skipped);
 }
 
 function markdown(r) {
   const m = r.machine;
+  const peers = [r.walg ? r.walg.split(/\s+/).slice(0, 3).join(" ") : `wal-g skipped (${r.walgNote})`,
+    r.pgbackrest ?? `pgBackRest skipped (${r.pgbackrestNote})`];
   const lines = [
     "# wal-native benchmark", "",
-    `${r.date.slice(0, 16).replace("T", " ")} UTC · ${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel} · ` +
-      `Node ${m.node} · ${m.postgres} · ${r.walg.split(/\s+/).slice(0, 3).join(" ")} · **N = ${r.n}** segments of 16 MiB` +
-      (r.quick ? " (--quick)" : ""),
+    `${r.date.slice(0, 16).replace("T", " ")} UTC · \`${r.command}\` · ${r.durationS ? `${Math.round(r.durationS / 60)} min · ` : ""}` +
+      `${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB, Linux ${m.kernel} · Node ${m.node} · ${m.postgres} · ${peers.join(" · ")} · ` +
+      `**N = ${r.n}**${r.nLarge ? ` and ${r.nLarge}` : ""} segments of 16 MiB${r.quick ? " (--quick)" : ""}`,
     "",
-    `Data: ${r.dataSource}. Both tools: WALG_UPLOAD_CONCURRENCY=${r.settings.WALG_UPLOAD_CONCURRENCY}, ` +
-      `WALG_DOWNLOAD_CONCURRENCY=${r.settings.WALG_DOWNLOAD_CONCURRENCY}; our local archive and log files off. ` +
-      (r.restore.some((row) => row.net === "rtt20")
-        ? "One MinIO on loopback; \"20 ms RTT\" goes through a userspace proxy that delays each direction by 10 ms."
-        : "One MinIO on loopback; the 20 ms RTT scenario was not run."),
+    `Data: ${r.dataSource}. wal-g and ours: WALG_UPLOAD_CONCURRENCY=${r.settings.WALG_UPLOAD_CONCURRENCY}, ` +
+      `WALG_DOWNLOAD_CONCURRENCY=${r.settings.WALG_DOWNLOAD_CONCURRENCY}; pgBackRest: archive-async=y, process-max=2, ` +
+      "its default queue sizes; brotli's column is zst for pgBackRest, which has no brotli. Our local archive and every tool's log file off. " +
+      "One MinIO on loopback, serving https with a self-signed certificate (pgBackRest's S3 driver needs TLS), used by every tool" +
+      (r.restore.some((row) => row.net === "rtt20") || r.pgArchive.some((row) => row.net === "rtt20")
+        ? "; \"20 ms RTT\" goes through a userspace proxy that delays each direction by 10 ms." : "; the 20 ms RTT scenarios were not run."),
+    "", `CPU: ${r.cpu === "cgroup v1 cpuacct" ? "each scenario's commands and everything they start run in a cgroup of their own (cpuacct); *CPU ms/segment* is its usage over the segments archived or restored" : r.cpu}.`,
     ...(r.daemonNote ? ["", `wal-g daemon mode not measured: ${r.daemonNote}.`] : []),
-    "", `Each archive and restore cell ran ${r.repeat} time(s), round robin over the tools; *wall s* is the median, *range s* the spread.`,
-    "", "## Archive: N segments, one process per segment, in order, .ready files present", "",
-    "| network | codec | tool | wall s | median call ms | p90 call ms | peak RSS MB | ours / wal-g | ours / wal-g daemon | range s |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ...r.archive.map((row) => {
-      const peer = (tool) => find(r.archive, { net: row.net, codec: row.codec, tool });
-      const ours = row.tool === "ours";
-      return cells([NET[row.net], row.codec, row.tool, ...(row.error ? failed(row, 7) : [s(row.wallMs), ms(row.callMs.median),
-        ms(row.callMs.p90), mb(row.peakRssKb), ours ? x(row.wallMs, peer("wal-g")?.wallMs) : "",
-        ours ? x(row.wallMs, peer("wal-g daemon")?.wallMs) : "", range(row)])]);
-    }),
-    "", "## Restore: recovery from the base backup through the N segments until the server is promoted", "",
-    "| network | tool | wall s | median call ms (±10) | peak RSS MB | × cp floor | ours / wal-g | range s |",
-    "|---|---|---:|---:|---:|---:|---:|---:|",
+    "", `Each archive, re-archive and restore cell ran ${r.repeat} time(s) (the large set's recoveries ${r.repeatLarge}), round robin over the tools; *wall s* is the median, *range s* the spread. PostgreSQL-driven scenarios ran once each.`,
+    "", "## Recovery to latest: base backup, then every archived segment until the server is promoted", "",
+    "| N | network | codec | tool | to promotion s | × pg_wal limit | × cp floor | ours / wal-g | ours / pgBackRest | median call ms | CPU ms/segment | peak RSS MB (process) | range s |",
+    "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...r.restore.map((row) => {
-      const floor = find(r.restore, { net: "loopback", tool: "cp" })?.wallMs;
-      const walg = find(r.restore, { net: row.net, tool: "wal-g" })?.wallMs;
-      return cells([NET[row.net], row.tool, ...(row.error ? failed(row, 6) : [s(row.wallMs), ms(row.callMs.median),
-        mb(row.peakRssKb), x(row.wallMs, floor), row.tool === "ours" ? x(row.wallMs, walg) : "", range(row)])]);
+      const limit = find(r.restore, { n: row.n, tool: "pg_wal" })?.wallMs;
+      const floor = find(r.restore, { n: row.n, tool: "cp" })?.wallMs;
+      const peer = (tool) => find(r.restore, { n: row.n, net: row.net, codec: row.codec, tool })?.wallMs;
+      const ours = row.tool === "ours";
+      return cells([String(row.n), NET[row.net], row.codec, toolLabel(row.tool, row.codec), ...(outcome(row, 9) ?? [s(row.wallMs), x(row.wallMs, limit), x(row.wallMs, floor),
+        ours ? x(row.wallMs, peer("wal-g")) : "", ours ? x(row.wallMs, peer("pgbackrest")) : "", ms(row.callMs?.median),
+        row.tool === "pg_wal" ? "" : ms(row.cpuMsPerSegment), rss(row), range(row)])]);
     }),
-    "", "## Fast-path call cost (process start to exit, as postgres)", "",
-    "| command | median ms | p90 ms | × node -e 0 | min ms | runs |", "|---|---:|---:|---:|---:|---:|",
-    ...r.fastPath.map((row) => cells([row.label, ...(row.error ? failed(row, 5) : [ms(row.medianMs), ms(row.p90Ms),
-      x(row.medianMs, r.fastPath.find((f) => f.key === "node")?.medianMs), ms(row.minMs), String(row.runs)])])),
-    ...(r.pgbench.length === 0 ? [] : [
-      "", `## Archiver lag: pgbench -i -s ${r.pgbench[0].scale} with archive_command = the tool (MinIO, lz4)`, "",
-      "| tool | MinIO data | max .ready | in 100 ms samples | longest wait ms | a segment every ms | longest upload ms (storage) | pgbench s | until archive caught up s | archived | failed | peak RSS MB |",
-      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-      ...r.pgbench.map((row) => cells([row.tool, MINIO_DATA[row.minioData ?? "disk"], ...(row.error ? failed(row, 10) : [String(mostReady(row)), String(row.maxReady),
-        ms(row.longestWaitMs), ms(row.segmentEveryMs), upload(row), s(row.pgbenchMs),
-        s(row.drainMs), String(row.archived), String(row.failed), mb(row.peakRssKb)])])),
+    "", "## Archiving as PostgreSQL drives it: `pgbench -i`, then TPC-B, with archive_command = the tool", "",
+    "| load | network | codec | tool | max .ready | longest wait ms | all archived after the load s | archived | failed | CPU ms/segment | load s | tps | peak RSS MB (process) |",
+    "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...r.pgArchive.flatMap((row) => {
+      const label = [NET[row.net] + (row.minioData === "tmpfs" ? " (MinIO data in tmpfs)" : ""), row.codec, toolLabel(row.tool, row.codec)];
+      const failed = outcome(row, 9);
+      if (failed) return [cells(["all", ...label, ...failed])];
+      return row.loads.map((load) => cells([loadName(load, row), ...label, String(load.maxReady), ms(load.longestWaitMs), s(load.drainMs),
+        String(load.archived), String(load.failed), ms(load.cpuMsPerSegment), s(load.loadMs), load.tps ? load.tps.toFixed(0) : "", rss(row)]));
+    }),
+    ...(r.standby.length === 0 ? [] : [
+      "", `## A standby archiving the primary's WAL to the same prefix (archive_mode = always), \`pgbench -i -s ${r.standby.find((row) => row.scale)?.scale ?? "?"}\` on the primary`, "",
+      "| codec | tool | archiver | max .ready | all archived after the load s | archived | failed | CPU ms/segment | peak RSS MB (process) |",
+      "|---|---|---|---:|---:|---:|---:|---:|---:|",
+      ...r.standby.flatMap((row) => {
+        const failed = outcome(row, 7);
+        if (failed) return [cells([row.codec, toolLabel(row.tool, row.codec), "both", ...failed])];
+        return Object.entries(row.load.byRole).map(([role, f]) => cells([row.codec, toolLabel(row.tool, row.codec), role, String(f.maxReady), s(f.drainMs),
+          String(f.archived), String(f.failed), ms(f.cpuMsPerSegment), rss(row.rss[role])]));
+      }),
     ]),
-    "", "## Targets (issue 4)", "", "| measure | target | measured | met |", "|---|---|---:|---|",
+    "", "## Archive: N segments pushed by the bench's own archiver, one process per segment, in order, .ready files present", "",
+    "| N | network | codec | tool | wall s | median call ms | p90 call ms | CPU ms/segment | peak RSS MB (process) | ours / wal-g | ours / pgBackRest | ours / wal-g daemon | range s |",
+    "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ...r.archive.map((row) => {
+      const peer = (tool) => find(r.archive, { n: row.n, net: row.net, codec: row.codec, tool })?.wallMs;
+      const ours = row.tool === "ours";
+      return cells([String(row.n), NET[row.net], row.codec, toolLabel(row.tool, row.codec), ...(outcome(row, 9) ?? [s(row.wallMs), ms(row.callMs.median),
+        ms(row.callMs.p90), ms(row.cpuMsPerSegment), rss(row), ours ? x(row.wallMs, peer("wal-g")) : "", ours ? x(row.wallMs, peer("pgbackrest")) : "",
+        ours ? x(row.wallMs, peer("wal-g daemon")) : "", range(row)])]);
+    }),
+    ...(r.rearchive.length === 0 ? [] : [
+      "", "## Re-archive: the same N segments pushed again to the prefix that holds them (loopback)", "",
+      "| codec | tool | wall s | median call ms | CPU ms/segment | wall × its first push | CPU × its first push | peak RSS MB (process) | ours / wal-g | ours / pgBackRest | range s |",
+      "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...r.rearchive.map((row) => {
+        const first = find(r.archive, { n: row.n, net: "loopback", codec: row.codec, tool: row.tool });
+        const peer = (tool) => find(r.rearchive, { codec: row.codec, tool })?.wallMs;
+        const ours = row.tool === "ours";
+        return cells([row.codec, toolLabel(row.tool, row.codec), ...(outcome(row, 9) ?? [s(row.wallMs), ms(row.callMs.median), ms(row.cpuMsPerSegment),
+          x(row.wallMs, first?.wallMs), x(row.cpuMsPerSegment, first?.cpuMsPerSegment), rss(row), ours ? x(row.wallMs, peer("wal-g")) : "",
+          ours ? x(row.wallMs, peer("pgbackrest")) : "", range(row)])]);
+      }),
+    ]),
+    ...(r.fastPath.length === 0 ? [] : [
+      "", "## Fast-path call cost (process start to exit, as postgres)", "",
+      "| command | median ms | p90 ms | × node -e 0 | min ms | runs |", "|---|---:|---:|---:|---:|---:|",
+      ...r.fastPath.map((row) => cells([row.label, ...(row.error ? failed(row, 5) : [ms(row.medianMs), ms(row.p90Ms),
+        x(row.medianMs, r.fastPath.find((f) => f.key === "node")?.medianMs), ms(row.minMs), String(row.runs)])])),
+    ]),
+    "", "## Targets", "", "| measure | target | measured | met |", "|---|---|---:|---|",
     ...r.targets.map((t) => cells([t.measure, t.target, t.measured, t.met])),
     ...(r.errors.length === 0 ? [] : ["", "## Failures", "", ...r.errors.map((e) => `- ${e.scenario}: ${e.message.split("\n")[0]}`)]),
     "", ROW_NOTES, "",
@@ -87,10 +122,20 @@ function markdown(r) {
   return lines.join("\n");
 }
 
-/** Our longest upload, with the part after compression (the store's) in brackets. */
-function upload(row) {
-  if (row.longestUploadMs === undefined) return "";
-  return row.longestUploadStorageMs === undefined ? ms(row.longestUploadMs) : `${ms(row.longestUploadMs)} (${ms(row.longestUploadStorageMs)})`;
+function loadName(load, row) {
+  return load.load === "init" ? `pgbench -i -s ${row.scale}` : `TPC-B, ${load.clients} clients, ${load.seconds} s`;
+}
+
+/** Cells for a row that did not run (failed, or skipped with the reason), else undefined. */
+function outcome(row, width) {
+  if (row.skipped) return [`skipped: ${row.skipped.replaceAll("|", "/")}`, ...Array(width - 1).fill("")];
+  if (row.error) return failed(row, width);
+  return undefined;
+}
+
+function rss(row) {
+  if (!row?.peakRssKb) return "n/a";
+  return `${mb(row.peakRssKb)} (${row.peakWhere})`;
 }
 
 function range(row) {
@@ -106,106 +151,51 @@ function cells(values) {
   return `| ${values.join(" | ")} |`;
 }
 
-/** The issue's targets against what was measured; "n/a" where a scenario was skipped or failed. */
-function targets(r) {
-  const out = [];
-  const ratio = (measure, target, a, b, limit) => {
-    const value = a !== undefined && b !== undefined ? a / b : undefined;
-    out.push({ measure, target, measured: value === undefined ? "n/a" : `${value.toFixed(2)}×`,
-      met: value === undefined ? "n/a" : value <= limit ? "yes" : `no (by ${round((value / limit - 1) * 100)} %)` });
-  };
-  const arch = (net, codec, tool) => find(r.archive, { net, codec, tool })?.wallMs;
-  const rest = (net, tool) => find(r.restore, { net, tool })?.wallMs;
-  for (const codec of ["lz4", "brotli"]) {
-    ratio(`archive, loopback, ${codec}: ours / wal-g`, "≤ 0.8×", arch("loopback", codec, "ours"), arch("loopback", codec, "wal-g"), 0.8);
-  }
-  ratio("archive, 20 ms RTT, lz4: ours / wal-g", "≤ 0.5×", arch("rtt20", "lz4", "ours"), arch("rtt20", "lz4", "wal-g"), 0.5);
-  ratio("recovery, loopback: ours / cp floor", "≤ 1.3×", rest("loopback", "ours"), rest("loopback", "cp"), 1.3);
-  ratio("recovery, loopback: ours / wal-g", "≤ 0.7×", rest("loopback", "ours"), rest("loopback", "wal-g"), 0.7);
-  ratio("recovery, 20 ms RTT: ours / cp floor", "≤ 1.6×", rest("rtt20", "ours"), rest("loopback", "cp"), 1.6);
-  const node = r.fastPath.find((f) => f.key === "node")?.medianMs;
-  for (const row of r.fastPath.filter((f) => f.key !== "node" && !f.error)) {
-    ratio(`fast path: ${row.label} / node -e 0`, "≤ 1.3×", row.medianMs, node, 1.3);
-  }
-  const rss = peakOf(r);
-  const peak = rss && rss.kb / 1024;
-  out.push({ measure: "peak RSS of any wal-native process", target: "≤ 150 MB",
-    measured: rss ? `${peak.toFixed(0)} MB (${rss.where})` : "n/a",
-    met: rss ? (peak <= 150 ? "yes" : `no (by ${round(peak - 150)} MB)`) : "n/a" });
-  // The headline is the pass with MinIO on the shared disk, as every other scenario; the tmpfs pass is quoted beside it.
-  const lag = r.pgbench.find((row) => row.tool === "ours" && (row.minioData ?? "disk") === "disk" && !row.error);
-  const lagTmpfs = find(r.pgbench, { tool: "ours", minioData: "tmpfs" });
-  out.push({ measure: `pgbench -i -s ${lag?.scale ?? 100} with wal-archive: max .ready`, target: "≤ 4",
-    measured: lag ? `${mostReady(lag)}${lagTmpfs ? ` (MinIO data in tmpfs: ${mostReady(lagTmpfs)})` : ""}` : "n/a",
-    met: lag ? (mostReady(lag) <= 4 ? "yes" : `no (${mostReady(lag)})`) : "n/a" });
-  return out;
-}
-
-/** Whole numbers, but one decimal for small misses so that "by 0" never appears. */
-function round(value) {
-  return value < 10 ? value.toFixed(1) : value.toFixed(0);
-}
-
-/** Our largest peak RSS, and where: the scenario, and the helper process when that was the largest. */
-function peakOf(r) {
-  let best;
-  const scenarios = [...r.archive.map((row) => [row, `archive ${NET[row.net]} ${row.codec}`]),
-    ...r.restore.map((row) => [row, `restore ${NET[row.net]}`]), ...r.pgbench.map((row) => [row, "pgbench"])];
-  for (const [row, where] of scenarios) {
-    if (row.tool !== "ours" || row.error || !row.peakRssKb) continue;
-    if (best && best.kb >= row.peakRssKb) continue;
-    const helper = Object.entries(row.helperRssKb ?? {}).find(([, kb]) => kb === row.peakRssKb)?.[0];
-    best = { kb: row.peakRssKb, where: helper ? `${where}, ${helper}` : `${where}, one call` };
-  }
-  return best;
-}
-
 const ROW_NOTES = `## What each row measures
 
+- **Recovery to latest**: a fresh copy of the base backup (taken just before the pgbench load that wrote the
+  segments) with recovery.signal and restore_command = the tool (\`cp <dir>/%f %p\` for the floor,
+  \`wal-g wal-fetch %f %p\`, \`wal-restore %f %p\`, \`pgbackrest archive-get %f %p\` with archive-async=y,
+  \`walg-daemon-client <socket> wal-fetch %f %p\`), reading the objects that the same tool pushed in the archive
+  scenario (same codec). No recovery target: replay ends when segment N+1 is not found, then the server promotes.
+  *to promotion s*: from \`pg_ctl start\` to the log line "database system is ready to accept connections"; the run
+  fails unless pg_is_in_recovery() is false and all N segments were restored. The *pg_wal limit* is the same base
+  backup with the N segments already in pg_wal and no recovery.signal: crash recovery from the backup's checkpoint
+  through the same WAL, no restore_command at all, which no archive tool can beat. The *cp floor* reads from a
+  local directory. Before each run the bench writes and deletes 2N segments' worth of files, so that every tool
+  starts with the same recently freed memory (on this VM, memory left free for a few seconds goes back to the host,
+  and touching it again costs ~40 ms per 16 MiB).
+- **Archiving as PostgreSQL drives it**: a fresh cluster (fsync off, shared_buffers 128MB) with archive_command =
+  the tool, \`pgbench -i -s S\`, then TPC-B (\`pgbench -c C -j 2 -T T\`); after each load, pg_switch_wal() and a wait
+  until that segment is archived and no .ready file is left. *max .ready*: the most .ready files at any instant,
+  from the times at which each appeared and was renamed to .done (inotify; at least the count sampled every 100 ms).
+  *longest wait*: the most time one segment spent between those two events. *all archived after the load*: from
+  the end of pgbench to the last rename. *archived*, *failed*: pg_stat_archiver over the load. *tps*: pgbench's, so
+  a tool that takes the database's CPU shows there too. The cp row (\`cp %p <dir>/%f\`) is the floor.
+- **Standby**: a primary (archive_mode = on) and a streaming standby made from it with pg_basebackup
+  (archive_mode = always), both archiving with the same tool to the same prefix; \`pgbench -i\` on the primary. Every
+  segment is pushed twice, and the second push of each finds it already archived. Figures per archiver, each tool's
+  CPU counted apart for the primary's and the standby's commands.
 - **Archive**: a data directory (copy of the base backup) whose pg_wal holds the N segments, each with
   archive_status/<name>.ready. For each segment in order, one process runs as postgres with cwd = the data
-  dir and PGDATA set: \`wal-g wal-push pg_wal/<f>\`, \`wal-archive pg_wal/<f> <f>\`, or
-  \`walg-daemon-client <socket> wal-push <f>\` (a \`wal-g daemon\` started beforehand); after exit 0 the .ready
-  is renamed to .done, as PostgreSQL's archiver does. The "wal-g daemon" rows use our own small C client
-  (scripts/bench/lib/walg-daemon-client.c, built with \`cc -O2\`) since wal-g's release build ships none; it
-  sends the same bytes as wal-g's Go client (one request, one reply byte per connection), so those rows
-  measure the daemon with a C-sized client start rather than a Go one. *wall s*: first start to last exit.
-  *call ms*: each process start to exit. Each run writes to a fresh prefix of the same MinIO; all N objects are checked.
-- **Restore**: a fresh copy of the base backup (taken just before the pgbench load that wrote the N
-  segments) with recovery.signal and restore_command = \`cp <dir>/%f %p\` (the floor), \`wal-g wal-fetch %f %p\`,
-  \`wal-restore %f %p\` or \`walg-daemon-client <socket> wal-fetch %f %p\`, reading the lz4 objects that the same
-  tool pushed in the archive scenario. No recovery target: replay ends when segment N+1 is not found, then
-  the server promotes. *wall s*: from \`pg_ctl start\` to the log line "database system is ready to accept
-  connections"; the run fails unless pg_is_in_recovery() is false and all N segments were restored.
-  *median call ms* comes from GNU time's %e, which has 10 ms resolution.
-  *× cp floor* compares with the loopback cp run (cp does not touch the network).
-  Before each run the bench writes and deletes 2N segments' worth of files, so that every tool starts
-  with the same recently freed memory: on this VM, memory left free for a few seconds goes back to the
-  host, and touching it again costs ~40 ms per 16 MiB (3 ms when recently freed); a recovery fills the page
-  cache with the N restored segments, so without this the time depended on what the run before had freed.
-- **20 ms RTT**: the same, with the tools talking to MinIO through a TCP proxy that delays every chunk by
-  10 ms each way and the first bytes of a connection by another round trip (as a TCP handshake would).
-  The kernel here has no \`sch_netem\`, so \`tc netem\` is not available; the proxy models latency only, not
-  bandwidth or TCP slow start.
-- **Peak RSS**: the largest of GNU time's %M over every call (each command runs under \`/usr/bin/time\`, for
-  every tool alike), and of VmHWM sampled every 250 ms from helper processes that outlive a call
-  (prefetch workers, the wal-g daemon).
+  dir and PGDATA set; after exit 0 the .ready is renamed to .done, as PostgreSQL's archiver does. The "wal-g daemon"
+  rows use our own small C client (scripts/bench/lib/walg-daemon-client.c) since wal-g's release build ships none;
+  it sends the same bytes as wal-g's Go client, so those rows measure the daemon with a C-sized client start.
+  *wall s*: first start to last exit. *call ms*: each process start to exit. Each run writes to a fresh prefix;
+  all N objects are checked.
+- **Re-archive**: the same, into the prefix that the tool's first archive run filled: what PostgreSQL does after
+  a crash between an upload and the rename of its .ready file, or a second archiver on the same prefix.
+- **CPU ms/segment**: every command of a scenario runs under lib/call-meter.c, which puts it in the scenario's
+  cgroup (v1 cpuacct) before exec; whatever it starts (our uploader and prefetch worker, pgBackRest's async
+  processes, wal-g's helpers) is counted too, a wal-g daemon is moved in at its start. PostgreSQL, MinIO and the
+  bench are not. Divided by the segments archived or restored.
+- **Peak RSS (process)**: the largest resident set of one process of the tool: each call's ru_maxrss from the meter,
+  and VmHWM sampled every 250 ms from the cgroup's long-lived processes; in brackets, which process.
+- **20 ms RTT**: the tools reach MinIO through a TCP proxy that delays every chunk by 10 ms each way and the first
+  bytes of a connection by another round trip (as a TCP handshake would). The kernel here has no \`sch_netem\`; the
+  proxy models latency only, not bandwidth or TCP slow start.
 - **Fast path**: a process started and awaited sequentially, as postgres (3 warm-ups where the call can
   be repeated). "segment in the local archive" is a real \`wal-restore\` served from WALNATIVE_LOCAL_ARCHIVE.
   "uploaded ahead": pg_wal holds the segments with .ready files; one untimed \`wal-archive\` of the first,
-  a 1 s pause, then the next 8 timed in order (.ready renamed to .done after each), whatever the tool
-  does. "prefetched": one untimed \`wal-restore\` of the first segment from MinIO, a 2 s pause, then the
-  next 8 timed in order.
-- **Archiver lag**: a fresh cluster with archive_command = the tool; .ready files counted every 100 ms during
-  \`pgbench -i\` ("in 100 ms samples"); "max .ready" is the most at any instant, from when each .ready file
-  appeared and was renamed to .done (inotify; at least the sampled count). "until archive caught up" runs
-  from pgbench's start until no .ready file is left. "longest wait":
-  the most time between a segment's .ready file appearing and the archiver renaming it to .done (inotify).
-  "a segment every": PostgreSQL's fastest pace, over 8 segments in a row. A tool that acknowledges a segment only
-  once storage holds it has about wait / pace files behind at that moment. "longest upload": ours only, from
-  the start of an upload to storage's confirmation (the uploader's debug log); in brackets the part of it after
-  the segment was read and compressed, i.e. waiting for the store. MinIO
-  fdatasyncs every object; its data shares the disk that PostgreSQL writes to, as in every other scenario.
-  A second pass, a diagnostic, uses a MinIO whose data is in /dev/shm. That pass shows how much of the lag
-  comes from those syncs waiting behind PostgreSQL's writes; a remote S3 does not share the database's disk.
-  The target is judged on the first pass.`;
+  a 1 s pause, then the next 8 timed in order. "prefetched": one untimed \`wal-restore\` of the first segment
+  from MinIO, a 2 s pause, then the next 8 timed in order.`;

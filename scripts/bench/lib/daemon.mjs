@@ -1,7 +1,8 @@
 // wal-g's daemon mode: `wal-g daemon <socket>` runs as postgres with the scenario's environment (PGDATA
 // decides where pushed and fetched paths resolve); walg-daemon-client relays each archive/restore call.
+// The daemon is moved into the scenario's cgroup as soon as it runs, so its CPU counts as the tool's.
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -9,7 +10,7 @@ import { onCleanup } from "./cleanup.mjs";
 import { postgresIds } from "./proc.mjs";
 
 /** Starts the daemon; resolves { socket, pid, stop } once its socket exists. */
-export async function startDaemon(ctx, root, dataDir, env) {
+export async function startDaemon(ctx, root, dataDir, env, cgroup) {
   if (!ctx.tools.daemonClient) throw new Error(ctx.tools.daemonNote ?? "no walg-daemon-client");
   const socket = join(root, "walg.sock");
   const logFile = join(root, "walg-daemon.log");
@@ -18,6 +19,7 @@ export async function startDaemon(ctx, root, dataDir, env) {
     cwd: dataDir, env: { ...env, PGDATA: dataDir }, ...postgresIds(), stdio: ["ignore", logFd, logFd], detached: true,
   });
   closeSync(logFd);
+  if (cgroup && cgroup.procs !== "-") writeFileSync(cgroup.procs, `${child.pid}\n`);
   let exited;
   child.once("exit", (code) => { exited = code; });
   const stop = onCleanup("stop wal-g daemon", () => {

@@ -1,18 +1,23 @@
-// The benchmark's own MinIO on loopback (started and stopped here, separate from the test suite's), and
-// the S3 calls the benchmark needs: create the bucket, count the objects under a prefix.
+// The benchmark's own MinIO on loopback (started and stopped here, separate from the test suite's), serving
+// https with the run's self-signed certificate (lib/tls.mjs), and the S3 calls the benchmark needs: create
+// the bucket, list the objects under a prefix.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
+import { Agent, request } from "node:https";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { CreateBucketCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
+import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { onCleanup } from "./cleanup.mjs";
 import { freePort } from "./pg.mjs";
 import { sleepSync } from "./proc.mjs";
 
-const ACCESS_KEY = "walnative-bench";
-const SECRET_KEY = "walnative-bench-secret";
+export const ACCESS_KEY = "walnative-bench";
+export const SECRET_KEY = "walnative-bench-secret";
 export const BUCKET = "wal-native-bench";
+/** The run's certificate ({ caFile, ca }), set by the first startMinio: one certificate serves every MinIO of a run. */
+let tls;
 
 export function findMinio() {
   for (const candidate of [process.env.MINIO_BINARY, join(homedir(), "go", "bin", "minio"), "/usr/local/bin/minio"]) {
@@ -21,11 +26,18 @@ export function findMinio() {
   throw new Error("minio not found: run bash scripts/setup-test-tools.sh");
 }
 
-/** Starts MinIO with data in stateDir; resolves { endpoint, port, pid } once it serves the bucket. */
-export async function startMinio(stateDir, markerEnv) {
+/**
+ * Starts MinIO with data in stateDir, serving https with `certificate` (lib/tls.mjs makeCertificate); resolves
+ * { endpoint, port, pid } once it serves the bucket.
+ */
+export async function startMinio(stateDir, markerEnv, certificate) {
+  tls ??= certificate;
   const port = await freePort();
   const consolePort = await freePort();
   mkdirSync(join(stateDir, "data"), { recursive: true });
+  mkdirSync(join(stateDir, "certs"), { recursive: true });
+  copyFileSync(join(certificate.certsDir, "public.crt"), join(stateDir, "certs", "public.crt"));
+  copyFileSync(join(certificate.certsDir, "private.key"), join(stateDir, "certs", "private.key"));
   const logFd = openSync(join(stateDir, "minio.log"), "a");
   const child = spawn(findMinio(), ["server", join(stateDir, "data"), "--address", `127.0.0.1:${port}`,
     "--console-address", `127.0.0.1:${consolePort}`, "--certs-dir", join(stateDir, "certs")], {
@@ -39,7 +51,7 @@ export async function startMinio(stateDir, markerEnv) {
   child.unref();
   const pid = child.pid;
   const stopNow = onCleanup("stop minio", () => killSync(pid));
-  const minio = { endpoint: `http://127.0.0.1:${port}`, port, pid, stop: stopNow };
+  const minio = { endpoint: `https://127.0.0.1:${port}`, port, pid, stop: stopNow };
   await waitReady(minio, () => exited, join(stateDir, "minio.log"));
   await withClient(minio.endpoint, (s3) => s3.send(new CreateBucketCommand({ Bucket: BUCKET })));
   return minio;
@@ -66,14 +78,27 @@ async function waitReady(minio, exited, logFile) {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (exited()) throw new Error(`${exited()}\n${readFileSync(logFile, "utf8").slice(-2000)}`);
-    try {
-      if ((await fetch(`${minio.endpoint}/minio/health/ready`)).ok) return;
-    } catch {
-      // not listening yet
-    }
+    if (await healthy(minio.endpoint)) return;
     await sleep(100);
   }
   throw new Error(`minio not ready at ${minio.endpoint} after 60 s`);
+}
+
+function healthy(endpoint) {
+  return new Promise((resolveHealth) => {
+    const req = request(`${endpoint}/minio/health/ready`, { ca: tls.ca, timeout: 2000 }, (res) => {
+      res.resume();
+      resolveHealth(res.statusCode === 200);
+    });
+    req.once("error", () => resolveHealth(false));
+    req.once("timeout", () => req.destroy());
+    req.end();
+  });
+}
+
+/** The run's CA file (the certificate itself), for the tools' settings. */
+export function caFile() {
+  return tls?.caFile;
 }
 
 /** Environment for wal-g and our tools to use s3://bucket/<prefix> at `endpoint`. */
@@ -81,6 +106,7 @@ export function s3Env(endpoint, prefix) {
   return {
     AWS_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY,
     AWS_REGION: "us-east-1", AWS_S3_FORCE_PATH_STYLE: "true", WALG_S3_PREFIX: `s3://${BUCKET}/${prefix}`,
+    ...(endpoint.startsWith("https:") ? { WALG_S3_CA_CERT_FILE: tls.caFile } : {}),
   };
 }
 
@@ -98,9 +124,20 @@ export async function listKeys(endpoint, prefix) {
   });
 }
 
+/** Deletes every object under `prefix` (runs whose objects are not read again would only fill the disk). */
+export async function removePrefix(endpoint, prefix) {
+  const keys = await listKeys(endpoint, `${prefix}/`);
+  await withClient(endpoint, async (s3) => {
+    for (let i = 0; i < keys.length; i += 1000) {
+      await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }));
+    }
+  });
+}
+
 async function withClient(endpoint, use) {
   const s3 = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, maxAttempts: 5,
-    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } });
+    credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
+    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: tls?.ca }) }) });
   try {
     return await use(s3);
   } finally {

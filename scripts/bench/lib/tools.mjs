@@ -1,66 +1,81 @@
-// The commands under test: our bin/ launchers, wal-g, and walg-daemon-client (our own C client for wal-g's
-// daemon socket, lib/walg-daemon-client.c, compiled once with cc; wal-g's release build does not ship one).
-// Binaries are copied into a postgres-readable tools dir because $HOME/go/bin sits under /root (mode 0700).
+// The commands under test and the bench's own small binaries: our bin/ launchers; wal-g (WALG_BIN, optional:
+// its rows are skipped with the reason when it is absent); walg-daemon-client (our own C client for wal-g's
+// daemon socket, lib/walg-daemon-client.c); pgBackRest (Debian's package, installed when missing, optional
+// too); and call-meter (lib/call-meter.c), the wrapper that times each command, takes its peak RSS and puts it
+// in the scenario's cgroup. The C sources are compiled once with cc -O2 into the bench cache, keyed by their
+// hash. Binaries are copied into a postgres-readable tools dir because /root is mode 0700.
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, chmodSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensurePgbackrest } from "./pgbackrest.mjs";
 import { REPO_BIN, run } from "./proc.mjs";
 
-const CLIENT_SOURCE = join(dirname(fileURLToPath(import.meta.url)), "walg-daemon-client.c");
+const LIB = dirname(fileURLToPath(import.meta.url));
 
+/** wal-g's path, or undefined: WALG_BIN, else wal-g on PATH, else in $HOME/go/bin (the test suite's order). */
 export function findWalg() {
-  for (const candidate of [process.env.WALG_BIN, process.env.WALG_BINARY, join(homedir(), "go", "bin", "wal-g"), "/usr/local/bin/wal-g"]) {
-    if (candidate && existsSync(candidate)) return candidate;
+  if (process.env.WALG_BIN) {
+    if (!existsSync(process.env.WALG_BIN)) throw new Error(`WALG_BIN=${process.env.WALG_BIN} does not exist`);
+    return process.env.WALG_BIN;
   }
-  throw new Error("wal-g not found: install wal-g v3.0.9 (built with brotli and libsodium) and set WALG_BIN=/path/to/wal-g");
+  const dirs = [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), join(homedir(), "go", "bin")];
+  return dirs.map((dir) => join(dir, "wal-g")).find((path) => existsSync(path));
 }
 
 /**
- * Copies wal-g (and the daemon client when it can be had) into toolsDir. Returns the paths, the wal-g
- * version line, and why daemon mode is unavailable when it is.
+ * Prepares every tool in toolsDir. Returns { walArchive, walRestore, meter, walg?, walgVersion?, walgNote?,
+ * daemonClient?, daemonNote?, pgbackrest?, pgbackrestVersion?, pgbackrestNote? }: a peer that cannot be had
+ * comes with the reason instead of its path.
  */
-export async function prepareTools(toolsDir, cacheDir) {
+export async function prepareTools(toolsDir, cacheDir, say) {
   mkdirSync(toolsDir, { recursive: true });
   chmodSync(toolsDir, 0o755);
-  const walg = join(toolsDir, "wal-g");
-  copyFileSync(findWalg(), walg);
-  chmodSync(walg, 0o755);
-  const version = (await run(walg, ["--version"])).stdout.trim().split("\n")[0] ?? "unknown";
   const tools = {
-    walg, walgVersion: version,
     walArchive: join(REPO_BIN, "wal-archive"), walRestore: join(REPO_BIN, "wal-restore"),
-    daemonClient: undefined, daemonNote: undefined,
+    meter: install(await compile(cacheDir, "call-meter"), join(toolsDir, "call-meter")),
   };
-  const hasDaemon = (await run(walg, ["daemon", "--help"])).code === 0;
-  if (!hasDaemon) {
-    tools.daemonNote = "this wal-g build has no daemon command";
-    return tools;
+  const found = findWalg();
+  if (!found) {
+    tools.walgNote = "wal-g not found (set WALG_BIN to a wal-g v3.0.9 built with brotli)";
+    tools.daemonNote = tools.walgNote;
+  } else {
+    tools.walg = install(found, join(toolsDir, "wal-g"));
+    tools.walgVersion = (await run(tools.walg, ["--version"])).stdout.trim().split("\n")[0] ?? "unknown";
+    if ((await run(tools.walg, ["daemon", "--help"])).code !== 0) tools.daemonNote = "this wal-g build has no daemon command";
+    else {
+      try {
+        tools.daemonClient = install(await compile(cacheDir, "walg-daemon-client"), join(toolsDir, "walg-daemon-client"));
+      } catch (error) {
+        tools.daemonNote = `walg-daemon-client unavailable: ${error.message.split("\n")[0]}`;
+      }
+    }
   }
-  try {
-    const built = await compileDaemonClient(cacheDir);
-    tools.daemonClient = join(toolsDir, "walg-daemon-client");
-    copyFileSync(built, tools.daemonClient);
-    chmodSync(tools.daemonClient, 0o755);
-  } catch (error) {
-    tools.daemonNote = `walg-daemon-client unavailable: ${error.message.split("\n")[0]}`;
-  }
+  const pgbackrest = ensurePgbackrest(say);
+  if (pgbackrest.bin) Object.assign(tools, { pgbackrest: pgbackrest.bin, pgbackrestVersion: pgbackrest.version });
+  else tools.pgbackrestNote = pgbackrest.reason;
   return tools;
 }
 
-/** cc -O2 of lib/walg-daemon-client.c into the cache, keyed by the source's hash so edits rebuild it. */
-async function compileDaemonClient(cacheDir) {
-  const source = readFileSync(CLIENT_SOURCE);
-  const hash = createHash("sha256").update(source).digest("hex").slice(0, 12);
-  const out = join(cacheDir, `walg-daemon-client-c-${hash}`);
+function install(from, to) {
+  copyFileSync(from, to);
+  chmodSync(to, 0o755);
+  return to;
+}
+
+/** cc -O2 of lib/<name>.c into the cache, keyed by the source's hash so edits rebuild it. */
+async function compile(cacheDir, name) {
+  const source = join(LIB, `${name}.c`);
+  const hash = createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 12);
+  const out = join(cacheDir, `${name}-c-${hash}`);
   if (existsSync(out)) return out;
   const cc = [process.env.CC, "/usr/bin/cc", "/usr/bin/gcc"].find((p) => p && existsSync(p));
-  if (!cc) throw new Error("no C compiler (cc) found");
+  if (!cc) throw new Error(`no C compiler (cc) found to build ${name}`);
   mkdirSync(cacheDir, { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  const result = await run(cc, ["-O2", "-Wall", "-o", tmp, CLIENT_SOURCE]);
-  if (result.code !== 0) throw new Error(`cc failed: ${result.stderr.trim()}`);
+  const result = await run(cc, ["-O2", "-Wall", "-o", tmp, source]);
+  if (result.code !== 0) throw new Error(`cc ${name}.c failed: ${result.stderr.trim()}`);
   renameSync(tmp, out);
   return out;
 }
