@@ -40,7 +40,7 @@ function readValid(dir, n) {
 }
 
 async function generate(ctx, n, dir) {
-  const gen = mkdirForPostgres(join(ctx.workDir, "gen"));
+  const gen = mkdirForPostgres(join(ctx.workDir, `gen-${n}`));
   const cluster = clusterAt(mkdirForPostgres(join(gen, "primary")), await freePort());
   const archiveDir = mkdirForPostgres(join(gen, "archive"));
   const baseDir = join(gen, "base");
@@ -67,6 +67,8 @@ async function generate(ctx, n, dir) {
   await stop(cluster);
   stopOnExit();
   store(dir, baseDir, archiveDir, segments, { scale, pgVersion: readFileSync(join(baseDir, "PG_VERSION"), "utf8").trim() });
+  // The throwaway cluster of the large set alone holds gigabytes.
+  rmSync(gen, { recursive: true, force: true });
 }
 
 /** Moves the base backup (without its pg_wal contents) and the chosen segments into the cache, atomically. */

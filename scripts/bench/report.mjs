@@ -114,12 +114,80 @@ function markdown(r) {
       ...r.fastPath.map((row) => cells([row.label, ...(row.error ? failed(row, 5) : [ms(row.medianMs), ms(row.p90Ms),
         x(row.medianMs, r.fastPath.find((f) => f.key === "node")?.medianMs), ms(row.minMs), String(row.runs)])])),
     ]),
+    "", "## Summary", "", ...summaryTable(r),
     "", "## Targets", "", "| measure | target | measured | met |", "|---|---|---:|---|",
     ...r.targets.map((t) => cells([t.measure, t.target, t.measured, t.met])),
     ...(r.errors.length === 0 ? [] : ["", "## Failures", "", ...r.errors.map((e) => `- ${e.scenario}: ${e.message.split("\n")[0]}`)]),
     "", ROW_NOTES, "",
   ];
   return lines.join("\n");
+}
+
+/**
+ * The headline table (the README quotes it): ours beside each peer and the floor, loopback, per codec. Times and
+ * CPU as ratios "ours / peer"; counts of .ready files as each tool's own count.
+ */
+export function summaryTable(r) {
+  const lines = [
+    `${r.date.slice(0, 10)}, \`${r.command}\`, ${r.machine.nproc} × ${r.machine.cpu}. Ratios are ours / the peer's (below 1: ours is faster or cheaper); .ready counts are each tool's own; pgBackRest's brotli column is zst.`,
+    "",
+    "| measure (loopback) | codec | ours | vs wal-g | vs pgBackRest async | vs cp floor |",
+    "|---|---|---:|---:|---:|---:|",
+  ];
+  const ratioCell = (a, b) => (a !== undefined && b ? `${(a / b).toFixed(2)}×` : "n/a");
+  const count = (v) => (v === undefined ? "n/a" : String(v));
+  const codecs = [...new Set([...r.restore, ...r.pgArchive, ...r.rearchive].map((row) => row.codec).filter((c) => c && c !== "-"))];
+  for (const n of [...new Set(r.restore.map((row) => row.n))]) {
+    for (const codec of codecs) {
+      const get = (tool) => find(r.restore, { n, net: "loopback", codec: tool === "cp" || tool === "pg_wal" ? "-" : codec, tool });
+      const ours = get("ours");
+      if (!ours) continue;
+      const limit = get("pg_wal");
+      lines.push(cells([`recovery to latest through ${n} segments: time to promotion`, codec, `${s(ours.wallMs)} s`, ratioCell(ours.wallMs, get("wal-g")?.wallMs),
+        ratioCell(ours.wallMs, get("pgbackrest")?.wallMs), `${ratioCell(ours.wallMs, get("cp")?.wallMs)}${limit ? ` (pg_wal limit: ${ratioCell(ours.wallMs, limit.wallMs)})` : ""}`]));
+    }
+  }
+  for (const load of ["init", "tpcb"]) {
+    for (const codec of codecs) {
+      const get = (tool) => find(r.pgArchive.filter((row) => (row.minioData ?? "disk") === "disk"), { net: "loopback", codec: tool === "cp" ? "-" : codec, tool })?.loads.find((l) => l.load === load);
+      const ours = get("ours");
+      if (!ours) continue;
+      const what = load === "init" ? `PostgreSQL archiving, \`pgbench -i -s ${r.pgArchive.find((row) => row.scale)?.scale}\`` : `PostgreSQL archiving, TPC-B ${ours.clients} clients ${ours.seconds} s`;
+      lines.push(cells([`${what}: most .ready at once`, codec, count(ours.maxReady), count(get("wal-g")?.maxReady), count(get("pgbackrest")?.maxReady), count(get("cp")?.maxReady)]));
+      lines.push(cells([`${what}: CPU per archived segment`, codec, `${ms(ours.cpuMsPerSegment)} ms`, ratioCell(ours.cpuMsPerSegment, get("wal-g")?.cpuMsPerSegment),
+        ratioCell(ours.cpuMsPerSegment, get("pgbackrest")?.cpuMsPerSegment), ""]));
+    }
+  }
+  for (const codec of codecs) {
+    const get = (tool) => find(r.restore, { n: r.n, net: "loopback", codec, tool });
+    const ours = get("ours");
+    if (ours?.cpuMsPerSegment !== undefined) {
+      lines.push(cells([`recovery through ${r.n} segments: CPU per restored segment`, codec, `${ms(ours.cpuMsPerSegment)} ms`, ratioCell(ours.cpuMsPerSegment, get("wal-g")?.cpuMsPerSegment),
+        ratioCell(ours.cpuMsPerSegment, get("pgbackrest")?.cpuMsPerSegment), ""]));
+    }
+  }
+  for (const codec of codecs) {
+    const get = (tool) => find(r.rearchive, { codec, tool });
+    const ours = get("ours");
+    if (!ours) continue;
+    lines.push(cells([`re-archiving ${r.n} segments already archived: wall`, codec, `${s(ours.wallMs)} s`, ratioCell(ours.wallMs, get("wal-g")?.wallMs), ratioCell(ours.wallMs, get("pgbackrest")?.wallMs), ""]));
+    lines.push(cells([`re-archiving ${r.n} segments already archived: CPU per segment`, codec, `${ms(ours.cpuMsPerSegment)} ms`, ratioCell(ours.cpuMsPerSegment, get("wal-g")?.cpuMsPerSegment),
+      ratioCell(ours.cpuMsPerSegment, get("pgbackrest")?.cpuMsPerSegment), ""]));
+  }
+  const peaks = largestPerTool(r);
+  if (peaks.ours) lines.push(cells(["peak RSS of one process, any scenario", "all", `${mb(peaks.ours)} MB`, peaks["wal-g"] ? `${mb(peaks["wal-g"])} MB` : "n/a", peaks.pgbackrest ? `${mb(peaks.pgbackrest)} MB` : "n/a", ""]));
+  return lines;
+}
+
+/** Each tool's largest process over every scenario, kB. */
+function largestPerTool(r) {
+  const peaks = {};
+  const note = (tool, kb) => {
+    if (kb) peaks[tool] = Math.max(peaks[tool] ?? 0, kb);
+  };
+  for (const row of [...r.archive, ...r.restore, ...r.rearchive, ...r.pgArchive].filter((x) => !x.error && !x.skipped)) note(row.tool, row.peakRssKb);
+  for (const row of r.standby.filter((x) => !x.error && !x.skipped)) for (const facts of Object.values(row.rss ?? {})) note(row.tool, facts.peakRssKb);
+  return peaks;
 }
 
 function loadName(load, row) {

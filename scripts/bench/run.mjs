@@ -4,7 +4,7 @@
 // are already archived, PostgreSQL's own archiver under pgbench -i and TPC-B, a standby archiving the primary's
 // WAL to the same prefix, per-call cost of the fast paths; CPU per segment and peak RSS per process of every
 // tool. Writes bench-out/RESULTS.md, results.json and bench.png. See scripts/bench/README.md.
-import { rmSync, statfsSync } from "node:fs";
+import { readFileSync, rmSync, statfsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { ensureSegments } from "./data.mjs";
 import { fastPathRuns } from "./fastpath.mjs";
@@ -26,6 +26,12 @@ const say = (message) => console.log(`[bench +${((performance.now() - began) / 1
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.help) return console.log(USAGE);
+  if (opts.report) {
+    const results = JSON.parse(readFileSync(opts.report, "utf8"));
+    results.errors = results.errors.filter((e) => e.scenario !== "chart");
+    say(`report from ${opts.report}: ${(await writeReport(results, opts.out, say)).join(", ")}`);
+    return 0;
+  }
   preflight();
   removeStaleRuns(say);
   if (opts.build) await build(say);

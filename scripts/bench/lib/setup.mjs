@@ -32,7 +32,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-build           use dist/ as it is (default: npm run build first)
   --out DIR            output directory (default bench-out)
   --cache DIR          data cache (default $WALNATIVE_BENCH_CACHE or ~/.cache/wal-native-bench)
-  --keep               keep the work dir under /tmp for inspection (logs of every scenario)`;
+  --keep               keep the work dir under /tmp for inspection (logs of every scenario)
+  --report FILE        only render RESULTS.md and bench.png again from a results.json, into --out`;
 
 export const ALL_TOOLS = ["ours", "wal-g", "wal-g daemon", "pgbackrest", "cp", "pg_wal"];
 
@@ -76,6 +77,7 @@ export function parseArgs(argv) {
     else if (flag === "--out") opts.out = value(i++, flag);
     else if (flag === "--cache") opts.cache = value(i++, flag);
     else if (flag === "--keep") opts.keep = true;
+    else if (flag === "--report") opts.report = value(i++, flag);
     else if (flag === "--no-fastpath") opts.fastpath = false;
     else if (flag === "--no-matrix") opts.matrix = false;
     else if (flag === "--no-restore") opts.restore = false;
