@@ -34,30 +34,39 @@ export async function uploadAhead(options: AheadOptions, context: PushContext): 
   const queue = await readyFiles(options);
   const deadline = Date.now() + (options.budgetMs ?? DEFAULT_BUDGET_MS);
   // The files compress while the listing runs; each write waits for its answer.
-  const listing = absentInOneLook(queue, context).catch(() => new Set<string>());
-  const knownAbsent = async (name: string) => (await listing).has(name);
+  let found: Listing = { absent: new Set(), present: new Set() };
+  const listing = lookInOneList(queue, context).then((result) => (found = result), () => found);
+  const knownAbsent = async (name: string) => (await listing).absent.has(name);
+  const knownPresent = (name: string) => found.present.has(name);
   let uploaded = 0;
   const worker = async (): Promise<void> => {
     for (let name = queue.shift(); name !== undefined && Date.now() < deadline; name = queue.shift()) {
-      if (await uploadOne(name, options, { ...context, knownAbsent })) uploaded += 1;
+      if (await uploadOne(name, options, { ...context, knownAbsent, knownPresent })) uploaded += 1;
     }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, queue.length) }, worker));
   return uploaded;
 }
 
+/** What one listing found for the queued segments of one log: those in no form in the archive, and those in it. */
+export interface Listing {
+  readonly absent: Set<string>;
+  readonly present: Set<string>;
+}
+
 /**
- * Which queued segments of one log are in no form in the archive, from a single listing (S3: one
- * LIST of their common prefix) instead of one round trip per file. A conditional write still
+ * Which queued segments of one log are in no form in the archive and which are, from a single listing
+ * (S3: one LIST of their common prefix) instead of one round trip per file. A conditional write still
  * guards each upload against a push that lands in between.
  */
-export async function absentInOneLook(queue: readonly string[], context: PushContext): Promise<Set<string>> {
+export async function lookInOneList(queue: readonly string[], context: PushContext): Promise<Listing> {
   const log = queue[0]?.slice(0, 16);
   const batch = queue.filter((name) => isSegmentName(name) && name.slice(0, 16) === log);
-  if (batch.length === 0) return new Set();
+  if (batch.length === 0) return { absent: new Set(), present: new Set() };
   const storage = await context.storage();
   const found = new Set((await storage.statAll(batch.flatMap((name) => candidateKeys(name).map((c) => c.key)))).map((info) => info.key));
-  return new Set(batch.filter((name) => !candidateKeys(name).some((candidate) => found.has(candidate.key))));
+  const archived = (name: string) => candidateKeys(name).some((candidate) => found.has(candidate.key));
+  return { absent: new Set(batch.filter((name) => !archived(name))), present: new Set(batch.filter(archived)) };
 }
 
 /** Ready files that no valid record shows in storage, at most `limit`, in PostgreSQL's order. */
@@ -112,10 +121,14 @@ export async function uploadOne(
     // Another process may have pushed and recorded it between the listing and this claim.
     if (await inStorage(options.walDir, name, options.env, true)) return true;
     const { outcome, summary, storedBytes } = await pushWalFile(path, name, { ...context, log: infoAsDebug(context.log) });
-    // Found already archived: PostgreSQL has most likely just archived it itself (its .ready not yet
-    // renamed); a record would never be used. Its own call, if one comes, finds it equal in storage.
-    if (outcome === "already-archived") return true;
+    // Found already archived with equal content (PostgreSQL re-archiving after a crash, a second archiver on the
+    // prefix, or PostgreSQL's own call that has just pushed it): the record lets PostgreSQL's call for it end in
+    // the launcher, as for an upload. One nobody uses goes once the file is done (pruneRecords).
     await writeUploadRecord(options.walDir, name, path, options.env, summary);
+    if (outcome === "already-archived") {
+      context.log.debug(`found ${name} ${summary}`);
+      return true;
+    }
     context.log.debug(`uploaded ${name} ahead (${summary})`);
     collectGarbage(storedBytes ?? 0);
     return true;

@@ -16,7 +16,7 @@ import { watchLifetime } from "../daemon/lifetime.js";
 import { exists } from "../io/fs.js";
 import { claimUpload, pruneRecords } from "./records.js";
 import type { PushContext } from "./push/push.js";
-import { absentInOneLook, readyNames, unrecorded, uploadOne } from "./upload-ahead.js";
+import { lookInOneList, readyNames, unrecorded, uploadOne } from "./upload-ahead.js";
 import { Failures, HighWater, pace, takeUp } from "./upload-schedule.js";
 
 /** Without a ready file for this long the uploader exits; the next archive call starts another. */
@@ -90,14 +90,19 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
   const uploaded = new Set<string>();
   const failures = new Failures();
   const highWater = new HighWater();
-  /** Names a listing has covered, and those it found in no form in storage (conditional writes still guard them). */
+  /**
+   * Names a listing has covered, those it found in no form in storage (conditional writes still guard them), and
+   * those it found archived (compared before they are compressed).
+   */
   const listed = new Set<string>();
   const knownAbsent = new Set<string>();
+  const knownPresent = new Set<string>();
   let listing: Promise<void> = Promise.resolve();
   const isKnownAbsent = async (name: string) => {
     await listing;
     return knownAbsent.has(name);
   };
+  const isKnownPresent = (name: string) => knownPresent.has(name);
   let lastWork = Date.now();
   let lastPrune = 0;
   let clearingBacklog = false;
@@ -131,9 +136,10 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
         // waits for it.
         if (context.config.preventWalOverwrite && starting.some((name) => !listed.has(name))) {
           for (const name of waiting) listed.add(name);
-          listing = absentInOneLook(waiting, context).then(
-            (absent) => {
+          listing = lookInOneList(waiting, context).then(
+            ({ absent, present }) => {
               for (const name of absent) knownAbsent.add(name);
+              for (const name of present) knownPresent.add(name);
             },
             () => undefined,
           );
@@ -142,8 +148,9 @@ export async function runUploader(walDir: string, context: PushContext, env: Env
           const mostBefore = highWater.most;
           const inFlight = highWater.started();
           if (inFlight > mostBefore) context.log.info(`${inFlight} uploads at once, the most so far (starting ${name})`);
-          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent: isKnownAbsent }, true).then(async (ok) => {
+          const upload = uploadOne(name, { walDir, env }, { ...context, knownAbsent: isKnownAbsent, knownPresent: isKnownPresent }, true).then(async (ok) => {
             knownAbsent.delete(name);
+            knownPresent.delete(name);
             highWater.ended();
             if (ok) {
               uploaded.add(name);

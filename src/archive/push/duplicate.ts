@@ -61,8 +61,10 @@ export function reportDuplicate(
   }
   if (equal === "same-wal") {
     log.warn(`${name} is already archived in ${storage.label} with the same WAL (the copies differ only after its end, as after a failover); nothing to do`);
-  } else log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
-  return { outcome: "already-archived", summary: "already archived" };
+    return { outcome: "already-archived", summary: "already archived with the same WAL" };
+  }
+  log.warn(`${name} is already archived in ${storage.label} with equal content; nothing to do`);
+  return { outcome: "already-archived", summary: "already archived with equal content" };
 }
 
 /** Both copies are held in memory for the comparison; larger segments keep the plain byte rule. */

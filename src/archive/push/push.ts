@@ -40,6 +40,11 @@ export interface PushContext {
    * way). Such a file skips its own lookup; the conditional write still guards it.
    */
   readonly knownAbsent?: (name: string) => Promise<boolean>;
+  /**
+   * Whether a finished listing found the name archived (a re-archive after a crash, a second archiver on the
+   * prefix). Such a file is compared with storage before it is compressed: an equal one needs no compressed copy.
+   */
+  readonly knownPresent?: (name: string) => boolean;
 }
 
 export type PushOutcome = "pushed" | "already-archived";
@@ -77,6 +82,10 @@ export async function pushWalFile(sourcePath: string, name: string, context: Pus
   /** When the whole object was ready to send: the rest of the time is the store's (and its checks'). */
   let packedAt: number | undefined;
   try {
+    if (protect && context.knownPresent?.(name)) {
+      const found = await checked();
+      if (found) return reportDuplicate(await sameContent(storage, name, found, source, config), name, storage, log);
+    }
     const whole = codec.compressWhole && source.size <= WHOLE_FILE_LIMIT ? await packForUpload(codec, crypter, source) : undefined;
     packedAt = whole ? performance.now() : undefined;
     const existing = await checked();
