@@ -15,7 +15,11 @@ function find(rows, match) {
 
 const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
 const times = (value) => `${value.toFixed(2)}×`;
-const percent = (value, limit) => `${Math.round((value / limit - 1) * 100)} %`;
+/** How far over the limit, in whole percent, or with one decimal below 10 % so that "by 0 %" never appears. */
+const percent = (value, limit) => {
+  const over = (value / limit - 1) * 100;
+  return `${over < 9.95 ? over.toFixed(1) : Math.round(over)} %`;
+};
 
 /**
  * One target over several comparisons: checks = [{ name, value, limit, show }] where value <= limit meets it.

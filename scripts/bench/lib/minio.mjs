@@ -8,7 +8,6 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
-import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { onCleanup } from "./cleanup.mjs";
 import { freePort } from "./pg.mjs";
 import { sleepSync } from "./proc.mjs";
@@ -137,7 +136,7 @@ export async function removePrefix(endpoint, prefix) {
 async function withClient(endpoint, use) {
   const s3 = new S3Client({ endpoint, region: "us-east-1", forcePathStyle: true, maxAttempts: 5,
     credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY },
-    requestHandler: new NodeHttpHandler({ httpsAgent: new Agent({ ca: tls?.ca }) }) });
+    requestHandler: { httpsAgent: new Agent({ ca: tls?.ca }) } });
   try {
     return await use(s3);
   } finally {
