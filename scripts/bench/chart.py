@@ -45,7 +45,7 @@ def grouped(ax, groups, value, ylabel, title, fmt="%.1f"):
 
 def main():
     results = json.load(open(sys.argv[1]))
-    fig, axes = plt.subplots(3, 2, figsize=(15, 14))
+    fig, axes = plt.subplots(3, 2, figsize=(16, 15))
 
     restore = [r for r in results.get("restore", []) if ran(r)]
     keys = sorted({(r["n"], r["net"], r["codec"]) for r in restore if r["codec"] != "-"},
@@ -53,7 +53,7 @@ def main():
     groups = []
     for n, net, codec in keys:
         rows = {r["tool"]: r for r in restore if r["n"] == n and (r["codec"] == "-" or (r["net"] == net and r["codec"] == codec))}
-        groups.append((f"{n}, {NET[net]}, {codec}", rows))
+        groups.append((f"{n}\n{NET[net]}\n{codec}", rows))
     grouped(axes[0][0], groups, lambda r: r["wallMs"] / 1000, "seconds",
             "Recovery to latest: pg_ctl start to promotion (lower is better)")
 
@@ -73,7 +73,7 @@ def main():
                 match = next((l for l in r["loads"] if l["load"] == load), None)
                 if match is not None:
                     rows[r["tool"]] = match
-        groups.append((f"{'pgbench -i' if load == 'init' else 'TPC-B'}, {NET[net]}, {codec}", rows))
+        groups.append((f"{'pgbench -i' if load == 'init' else 'TPC-B'}\n{NET[net]}\n{codec}", rows))
     grouped(axes[0][1], groups, lambda l: l["maxReady"], ".ready files",
             "PostgreSQL's archiver: most .ready at once (lower is better)", fmt="%d")
 
@@ -92,18 +92,18 @@ def main():
                 match = next((l for l in r["loads"] if l["load"] == load), None)
                 if match is not None:
                     rows[r["tool"]] = match
-        add_cpu(f"{'pgbench -i' if load == 'init' else 'TPC-B'}, {codec}", rows, lambda l: l.get("cpuMsPerSegment"))
+        add_cpu(f"{'pgbench -i' if load == 'init' else 'TPC-B'}\n{codec}", rows, lambda l: l.get("cpuMsPerSegment"))
     for codec in ["lz4", "brotli"]:
         rows = {r["tool"]: r for r in restore if r["n"] == results["n"] and r["net"] == "loopback" and r["codec"] == codec}
-        add_cpu(f"recovery {results['n']}, {codec}", rows, lambda r: r.get("cpuMsPerSegment"))
+        add_cpu(f"recovery {results['n']}\n{codec}", rows, lambda r: r.get("cpuMsPerSegment"))
         rows = {r["tool"]: r for r in results.get("rearchive", []) if ran(r) and r["codec"] == codec}
-        add_cpu(f"re-archive, {codec}", rows, lambda r: r.get("cpuMsPerSegment"))
+        add_cpu(f"re-archive\n{codec}", rows, lambda r: r.get("cpuMsPerSegment"))
     grouped(axes[1][0], cpu_groups, lambda r: r["v"], "CPU ms per segment",
             "CPU per segment, all of a tool's processes (loopback; lower is better)", fmt="%.0f")
 
     archive = [r for r in results.get("archive", []) if ran(r)]
     keys = sorted({(r["n"], r["net"], r["codec"]) for r in archive}, key=lambda k: (k[0], k[1] != "loopback", k[2] != "lz4"))
-    groups = [(f"{n}, {NET[net]}, {codec}", {r["tool"]: r for r in archive if (r["n"], r["net"], r["codec"]) == (n, net, codec)})
+    groups = [(f"{n}\n{NET[net]}\n{codec}", {r["tool"]: r for r in archive if (r["n"], r["net"], r["codec"]) == (n, net, codec)})
               for n, net, codec in keys]
     grouped(axes[1][1], groups, lambda r: r["wallMs"] / 1000, "seconds",
             "Bench's archiver: N segments, one process each (lower is better)")
@@ -120,7 +120,7 @@ def main():
                     peaks[r["tool"]] = max(peaks.get(r["tool"], 0), facts["peakRssKb"] / 1024)
     ax = axes[2][0]
     names = [t for t in ORDER if t in peaks]
-    bars = ax.bar([NAMES.get(n, n) for n in names], [peaks[n] for n in names], color=[COLORS.get(n, "#999999") for n in names])
+    bars = ax.bar([NAMES.get(n, n).replace(" ", "\n", 1) for n in names], [peaks[n] for n in names], color=[COLORS.get(n, "#999999") for n in names])
     ax.bar_label(bars, fmt="%.0f MB", fontsize=8)
     ax.axhline(100, color="red", linestyle="--", linewidth=1, label="target 100 MB")
     ax.set_ylabel("MB")
