@@ -4,7 +4,7 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Env } from "../config.js";
 import type { Logger } from "../log.js";
-import { isSegmentName, parseWalFileName } from "../wal/file-name.js";
+import { isSegmentName, isWalFileName } from "../wal/file-name.js";
 import { candidateKeys } from "../wal/archive-keys.js";
 import { claimUpload, readUploadRecord, recordedNames, releaseClaim, writeUploadRecord } from "./records.js";
 import { type PushContext, pushWalFile } from "./push/push.js";
@@ -85,7 +85,7 @@ export async function readyNames(walDir: string, current = ""): Promise<string[]
   const names = entries
     .filter((entry) => entry.endsWith(".ready"))
     .map((entry) => entry.slice(0, -".ready".length))
-    .filter((name) => name !== current && isWalName(name));
+    .filter((name) => name !== current && isWalFileName(name));
   return names.sort((a, b) => Number(b.endsWith(".history")) - Number(a.endsWith(".history")) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -160,15 +160,6 @@ function collectGarbage(storedBytes: number): void {
     sinceFullGc = { files: 0, bytes: 0 };
     gc();
   } else gc({ type: "minor" });
-}
-
-function isWalName(name: string): boolean {
-  try {
-    parseWalFileName(name, 1024 * 1024);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Ahead uploads report at debug level: the info line belongs to PostgreSQL's own call for the file. */

@@ -1,6 +1,7 @@
 // What the local fast-recovery archive holds: WAL files with their sizes and ages.
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { isWalFileName } from "../wal/file-name.js";
 
 export interface LocalFile {
   readonly name: string;
@@ -13,9 +14,6 @@ export interface LocalUsage {
   readonly bytes: number;
 }
 
-/** WAL files as wal-archive stores them (segment, .history, .partial, .backup); temp files and state are ignored. */
-const WAL_NAME = /^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/;
-
 /** Oldest first (by mtime, then name). A missing directory is an empty archive. */
 export async function readLocalUsage(dir: string): Promise<LocalUsage> {
   let names: string[];
@@ -26,7 +24,8 @@ export async function readLocalUsage(dir: string): Promise<LocalUsage> {
     throw error;
   }
   const files: LocalFile[] = [];
-  for (const name of names.filter((entry) => WAL_NAME.test(entry))) {
+  // WAL files as wal-archive stores them (segment, .history, .partial, .backup); temp files and state are ignored.
+  for (const name of names.filter(isWalFileName)) {
     const info = await stat(join(dir, name)).catch(() => undefined);
     if (info?.isFile()) files.push({ name, size: info.size, mtime: info.mtime });
   }

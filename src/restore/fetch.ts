@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { Config } from "../config.js";
 import { CorruptDataError, NotFoundError, isTransient } from "../errors.js";
 import { type Logger, formatBytes } from "../log.js";
-import { WalSegment, parseWalFileName } from "../wal/file-name.js";
+import { MIN_SEGMENT_SIZE, WalSegment, parseWalFileName } from "../wal/file-name.js";
 import { readClusterSystemId } from "../wal/system-id.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
@@ -46,7 +46,7 @@ export async function fetchWalFile(name: string, destination: string, context: F
   const started = performance.now();
   const { config, log } = context;
   // The grammar of the smallest segment size: the header tells the real one.
-  const file = parseWalFileName(name, 1024 * 1024);
+  const file = parseWalFileName(name, MIN_SEGMENT_SIZE);
   const walDir = dirname(destination);
   const elapsed = () => `${Math.round(performance.now() - started)} ms`;
 

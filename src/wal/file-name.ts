@@ -27,16 +27,31 @@ export class WalSegment {
   /** Accepts exactly 24 uppercase hex digits, as PostgreSQL writes them. */
   static parse(name: string, segmentSize = DEFAULT_SEGMENT_SIZE): WalSegment {
     if (!HEX24.test(name)) throw new InvalidWalNameError(name, "a segment name is 24 uppercase hex digits");
-    const segment = new WalSegment(
-      Number.parseInt(name.slice(0, 8), 16),
-      Number.parseInt(name.slice(8, 16), 16),
-      Number.parseInt(name.slice(16, 24), 16),
-    );
+    const segment = WalSegment.fromHex(name);
     if (segment.timeline === 0) throw new InvalidWalNameError(name, "timeline 0 does not exist");
     if (segment.seg >= segmentsPerLog(segmentSize)) {
       throw new InvalidWalNameError(name, `segment number too large for ${segmentSize / 1048576} MiB segments`);
     }
     return segment;
+  }
+
+  /**
+   * wal-g's ParseWALFilename (internal/databases/postgres/timeline.go): 24 hex digits in either case, timeline 0
+   * allowed, undefined instead of an error. Deliberately more lenient than parse (PostgreSQL's own names), for
+   * reading what the archive holds: wal-verify must count the objects wal-g counts, odd names included.
+   */
+  static parseLikeWalg(name: string, segmentSize: number): WalSegment | undefined {
+    if (!/^[0-9A-Fa-f]{24}$/.test(name)) return undefined;
+    const segment = WalSegment.fromHex(name);
+    return segment.seg < segmentsPerLog(segmentSize) ? segment : undefined;
+  }
+
+  private static fromHex(name: string): WalSegment {
+    return new WalSegment(
+      Number.parseInt(name.slice(0, 8), 16),
+      Number.parseInt(name.slice(8, 16), 16),
+      Number.parseInt(name.slice(16, 24), 16),
+    );
   }
 
   static fromSegmentNumber(timeline: number, segNo: bigint, segmentSize: number): WalSegment {
@@ -95,6 +110,21 @@ export function parseWalFileName(name: string, segmentSize = DEFAULT_SEGMENT_SIZ
   throw new InvalidWalNameError(name, "unrecognised form");
 }
 
+/** Whether PostgreSQL could pass this name as %f (parseWalFileName accepts it for some segment size). */
+export function isWalFileName(name: string): boolean {
+  try {
+    parseWalFileName(name, MIN_SEGMENT_SIZE);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function isSegmentName(name: string): boolean {
   return HEX24.test(name);
+}
+
+/** The history file that timeline `timeline` starts with (PostgreSQL's TLHistoryFileName). */
+export function historyName(timeline: number): string {
+  return `${hex8(timeline)}.history`;
 }

@@ -4,6 +4,7 @@ import { buffer } from "node:stream/consumers";
 import { decodingStages } from "../../crypto/crypter.js";
 import type { Encryption } from "../../crypto/keys.js";
 import { candidateKeys } from "../../wal/archive-keys.js";
+import { WalSegment, historyName } from "../../wal/file-name.js";
 import { WAL_FOLDER, type Storage } from "../../storage/storage.js";
 import { parseLsn } from "../shared/go-format.js";
 
@@ -30,9 +31,7 @@ export function segmentKey(timeline: number, segNo: number): string {
 }
 
 export function segmentName(timeline: number, segNo: number, segmentSize: number): string {
-  const perLog = 0x1_0000_0000 / segmentSize;
-  const hex = (value: number): string => value.toString(16).toUpperCase().padStart(8, "0");
-  return hex(timeline) + hex(Math.floor(segNo / perLog)) + hex(segNo % perLog);
+  return WalSegment.fromSegmentNumber(timeline, BigInt(segNo), segmentSize).toString();
 }
 
 /** Go's path.Ext + TrimSuffix: strips from the last dot of the name (a trailing dot counts). */
@@ -41,14 +40,13 @@ export function trimOneExtension(name: string): string {
   return dot < 0 ? name : name.slice(0, dot);
 }
 
-/** wal-g's ParseWALFilename: 24 hex digits of any case, low part below segments per log. */
+/**
+ * A segment name as wal-g reads it from the archive, lenient on purpose (WalSegment.parseLikeWalg: either case,
+ * timeline 0): what wal-g's wal-verify counts, this one counts.
+ */
 export function parseSegmentName(name: string, segmentSize: number): SegmentId | undefined {
-  if (!/^[0-9A-Fa-f]{24}$/.test(name)) return undefined;
-  const perLog = 0x1_0000_0000 / segmentSize;
-  const log = Number.parseInt(name.slice(8, 16), 16);
-  const seg = Number.parseInt(name.slice(16, 24), 16);
-  if (seg >= perLog) return undefined;
-  return { timeline: Number.parseInt(name.slice(0, 8), 16), segNo: log * perLog + seg };
+  const segment = WalSegment.parseLikeWalg(name, segmentSize);
+  return segment && { timeline: segment.timeline, segNo: Number(segment.segmentNumber(segmentSize)) };
 }
 
 export async function readWalInventory(storage: Storage, segmentSize: number): Promise<WalInventory> {
@@ -70,6 +68,7 @@ export function highestTimeline(names: readonly string[], segmentSize: number): 
   for (const name of names) {
     const base = trimOneExtension(name);
     const segment = parseSegmentName(base, segmentSize);
+    // wal-g's timelineHistoryFileRegexp (internal/databases/postgres/timeline.go), as lenient as its segment names.
     const history = /^([0-9a-fA-F]+)\.history(\.\w+)?$/.exec(base);
     const timeline = segment?.timeline ?? (history?.[1] ? Number.parseInt(history[1], 16) : 0);
     highest = Math.max(highest, timeline);
@@ -79,8 +78,7 @@ export function highestTimeline(names: readonly string[], segmentSize: number): 
 
 /** Records of wal_005/<timeline>.history in any compression; [] when there is no such file. */
 export async function readHistory(storage: Storage, timeline: number, encryption?: Encryption): Promise<HistoryRecord[]> {
-  const name = `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
-  const candidates = candidateKeys(name);
+  const candidates = candidateKeys(historyName(timeline));
   const [found] = await storage.statAll(candidates.map((candidate) => candidate.key));
   if (!found) return [];
   const codec = candidates.find((candidate) => candidate.key === found.key)?.codec ?? "none";

@@ -1,7 +1,7 @@
 // The prefetch worker's decisions, apart from its I/O so that they can be tested alone: which files to fetch next
 // from where replay is, when to widen the window, which published files replay has left behind, and which segment
 // is the archive's last (kept for PostgreSQL's re-reads).
-import { WalSegment, isSegmentName } from "../../wal/file-name.js";
+import { MIN_SEGMENT_SIZE, WalSegment, historyName, isSegmentName } from "../../wal/file-name.js";
 import { MARKS } from "../../fastpath/protocol.js";
 
 /** Downloads at once, at most (fewer while the window is smaller or memory is short). */
@@ -83,7 +83,7 @@ export function widenedWindow(window: number, downloadConcurrency: number, serve
 export function leftBehind(entry: string, cursor: Cursor): boolean {
   const name = withoutMark(entry);
   if (!isSegmentName(name)) return false;
-  const segment = WalSegment.parse(name, 1024 * 1024);
+  const segment = WalSegment.parse(name, MIN_SEGMENT_SIZE);
   return segment.timeline !== cursor.segment.timeline || segment.segmentNumber(cursor.segmentSize) < cursor.segment.segmentNumber(cursor.segmentSize);
 }
 
@@ -93,6 +93,3 @@ export function withoutMark(entry: string): string {
   return entry;
 }
 
-export function historyName(timeline: number): string {
-  return `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
-}

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../../config.js";
 import { NotFoundError } from "../../errors.js";
 import type { Logger } from "../../log.js";
-import { DEFAULT_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } from "../../wal/file-name.js";
+import { DEFAULT_SEGMENT_SIZE, MIN_SEGMENT_SIZE, WalSegment, isSegmentName, parseWalFileName } from "../../wal/file-name.js";
 import { readClusterSystemId } from "../../wal/system-id.js";
 import type { Storage } from "../../storage/storage.js";
 import { MARKS, NAMES, STATE_DIR, fetchingMark } from "../../fastpath/protocol.js";
@@ -240,7 +240,7 @@ class Prefetcher {
         return;
       }
       await this.keepMarks.get(name);
-      const expect = { file: parseWalFileName(name, 1024 * 1024), systemId: this.systemId };
+      const expect = { file: parseWalFileName(name, MIN_SEGMENT_SIZE), systemId: this.systemId };
       const { localArchiveDir, compression, encryption } = this.context.config;
       const publish = { durable: this.durable };
       const local = localArchiveDir ? await fromLocalArchive(localArchiveDir, destination, expect, this.context.log, publish) : undefined;

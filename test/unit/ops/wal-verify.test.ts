@@ -76,6 +76,17 @@ describe("walVerify", () => {
     expect(result.integrity.status).toBe("OK");
   });
 
+  it("counts odd names as wal-g does: a lowercase segment name fills its place, a lowercase history name raises the timeline", async () => {
+    const storage = new MemoryStorage();
+    await archive(storage, 1, 1, 20, [12]);
+    await put(storage, `wal_005/${seg(1, 12).toLowerCase()}.lz4`);
+    await backup(storage, 1, 5);
+    const result = await walVerify(storage, options(1, 21));
+    expect(result.integrity.status).toBe("OK");
+    await put(storage, "wal_005/0000000a.history.lz4");
+    expect((await walVerify(storage, options(1, 21))).timeline).toEqual({ status: "FAILURE", details: { current_timeline_id: 1, highest_storage_timeline_id: 10 } });
+  });
+
   it("only warns about leading gaps when there is no backup, and flags a timeline mismatch", async () => {
     const storage = new MemoryStorage();
     await archive(storage, 1, 4, 6);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WalSegment, parseWalFileName } from "../../../src/wal/file-name.js";
+import { MIN_SEGMENT_SIZE, WalSegment, historyName, isWalFileName, parseWalFileName } from "../../../src/wal/file-name.js";
 import { InvalidWalNameError } from "../../../src/errors.js";
 
 const MiB = 1024 * 1024;
@@ -52,5 +52,38 @@ describe("WAL file names", () => {
   it("rejects a segment number beyond the log for the segment size", () => {
     expect(() => WalSegment.parse("000000010000000000000040", 64 * MiB)).toThrow(InvalidWalNameError);
     expect(WalSegment.parse("000000010000000000000FFF", 1 * MiB).seg).toBe(0xfff);
+  });
+
+  it.each([
+    ["000000010000000A000000FF", true],
+    ["00000002.history", true],
+    ["000000010000000000000005.partial", true],
+    ["00000001000000000000001B.00000028.backup", true],
+    // Valid for 1 MiB segments (the smallest): whether it is for this cluster's size, the segment header says.
+    ["000000010000000000000FFF", true],
+    ["000000010000000000001000", false],
+    ["000000010000000a000000ff", false],
+    ["00000000.history", false],
+    [".000000010000000000000001.ab12.tmp", false],
+    ["archive_status", false],
+  ])("isWalFileName(%j) is %s", (name, expected) => {
+    expect(isWalFileName(name)).toBe(expected);
+  });
+
+  it("names history files as PostgreSQL does, and parses them back", () => {
+    expect(historyName(2)).toBe("00000002.history");
+    expect(historyName(0x1a)).toBe("0000001A.history");
+    expect(parseWalFileName(historyName(0xabc)).timeline).toBe(0xabc);
+  });
+
+  it("reads segment names like wal-g (either case, timeline 0) only where asked, never as PostgreSQL's names", () => {
+    for (const odd of ["000000010000000a000000fe", "00000000000000000000000F"]) {
+      expect(WalSegment.parseLikeWalg(odd, 16 * MiB)).toBeDefined();
+      expect(isWalFileName(odd)).toBe(false);
+    }
+    expect(WalSegment.parseLikeWalg("000000010000000a000000fe", 16 * MiB)?.segmentNumber(16 * MiB)).toBe(0x0a_fen);
+    expect(WalSegment.parseLikeWalg("000000010000000000000100", 16 * MiB)).toBeUndefined();
+    expect(WalSegment.parseLikeWalg("00000001000000000000000G", MIN_SEGMENT_SIZE)).toBeUndefined();
+    expect(WalSegment.parseLikeWalg("00000001000000000000001", MIN_SEGMENT_SIZE)).toBeUndefined();
   });
 });
