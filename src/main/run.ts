@@ -76,20 +76,18 @@ function reportFailure(error: unknown, invocation: Invocation, log: Logger, conf
     log.info(`${error.message}`);
     return ExitCode.notFound;
   }
+  // restore_command: abort a targeted recovery, "not found" for a standby, unless WALNATIVE_RESTORE_ON_ERROR says
+  // otherwise (restore/on-error.ts); PostgreSQL runs restore_command in the data directory.
+  const policy = invocation.role === "restore" ? failurePolicy(recoveryKindAt("."), config) : undefined;
+  const message = error instanceof WalNativeError ? printable(error.message) : `unexpected failure: ${(error as Error)?.message ?? String(error)}`;
+  // One line says what is wrong and, for restore, what PostgreSQL does next and why; the hint (if any) closes it.
+  log.error(policy ? `${message} (${failureNote(policy)})` : message);
   if (error instanceof WalNativeError) {
-    log.error(printable(error.message));
     if (error.hint) log.hint(error.hint);
     if (error.cause instanceof Error) log.debug(`cause: ${error.cause.stack ?? error.cause.message}`);
-  } else {
-    log.error(`unexpected failure: ${(error as Error)?.message ?? String(error)}`);
-    log.debug((error as Error)?.stack ?? "");
-  }
-  if (invocation.role !== "restore") return error instanceof WalNativeError ? error.exitCode : ExitCode.internal;
-  // Abort a targeted recovery, "not found" for a standby, unless WALNATIVE_RESTORE_ON_ERROR says otherwise
-  // (restore/on-error.ts); PostgreSQL runs restore_command in the data directory.
-  const policy = failurePolicy(recoveryKindAt("."), config);
-  log.warn(failureNote(policy));
-  return failureExitCode(policy);
+  } else log.debug((error as Error)?.stack ?? "");
+  if (policy) return failureExitCode(policy);
+  return error instanceof WalNativeError ? error.exitCode : ExitCode.internal;
 }
 
 export function usageFailure(invocation: Invocation, message: string): never {

@@ -78,15 +78,20 @@ export function failureExitCode(policy: FailurePolicy): number {
   return policy.answer === "not-found" ? ExitCode.internal : ExitCode.abortRecovery;
 }
 
-/** The line wal-restore logs with the exit code, so that the DBA sees why PostgreSQL goes on or stops. */
+/**
+ * The exit code and why, which wal-restore folds into its error line, so that the DBA sees in one line what went
+ * wrong and why PostgreSQL goes on or stops.
+ */
 export function failureNote(policy: FailurePolicy): string {
   const code = failureExitCode(policy);
   if (policy.answer === "not-found") {
-    const why = policy.decidedBy === "standby.signal" ? "standby (standby.signal)" : "WALNATIVE_RESTORE_ON_ERROR=not-found";
-    return `${why}: answering "not in the archive" (exit ${code}); PostgreSQL goes on without this file (a standby streams from its primary and asks again later)`;
+    if (policy.decidedBy === "standby.signal") {
+      return `exit ${code}, standby.signal: "not in the archive" to PostgreSQL; the standby streams from its primary and asks again later`;
+    }
+    return `exit ${code}, WALNATIVE_RESTORE_ON_ERROR=not-found: "not in the archive" to PostgreSQL, which goes on without this file`;
   }
-  const why = policy.decidedBy === "WALNATIVE_RESTORE_ON_ERROR" ? "WALNATIVE_RESTORE_ON_ERROR=abort" : policy.kind === "targeted" ? "targeted recovery (recovery.signal)" : "no standby.signal";
-  return `${why}: exit ${code}, so that PostgreSQL stops the recovery rather than end it early; fix the cause and start the server again`;
+  const why = policy.decidedBy === "WALNATIVE_RESTORE_ON_ERROR" ? "WALNATIVE_RESTORE_ON_ERROR=abort" : policy.kind === "targeted" ? "recovery.signal" : "no standby.signal";
+  return `exit ${code}, ${why}: PostgreSQL stops the recovery rather than end it early; fix the cause and start the server again`;
 }
 
 /** Where a standby's call notes that it gave up on storage (only wal-restore's Node side reads it). */

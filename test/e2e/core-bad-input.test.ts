@@ -1,5 +1,6 @@
 // Bad input to wal-archive and wal-restore (e): the exit code PostgreSQL acts on, one clear error line
-// (plus an optional hint), nothing written anywhere but %p's directory, and no secret in any output.
+// (plus an optional hint), nothing written anywhere but %p's directory, and no secret in any output. For
+// wal-restore the same line says what PostgreSQL does next and why (the signal files decide).
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -49,6 +50,8 @@ interface Row {
   readonly env?: () => Promise<Record<string, string>> | Record<string, string>;
   readonly code: number;
   readonly message: RegExp;
+  /** What the error line ends with when the exit code depends on the kind of recovery (wal-restore). */
+  readonly then?: RegExp;
 }
 
 const wrongCredentials = () => ({ AWS_SECRET_ACCESS_KEY: WRONG_SECRET });
@@ -72,14 +75,16 @@ const archiveRows: Row[] = [
 ];
 
 const DEST = "pg_wal/RECOVERYXLOG";
+// Neither standby.signal nor recovery.signal in the working directory (a call by hand): recovery is stopped.
+const NO_SIGNAL_FILE = /\(exit 200, no standby\.signal: PostgreSQL stops the recovery rather than end it early; fix the cause and start the server again\)$/;
 const restoreRows: Row[] = [
   { what: "wrong argument count", args: [SEGMENT], code: 200, message: /expected 2 arguments, got 1$/ },
-  { what: "../../etc/passwd as %f", args: ["../../etc/passwd", DEST], code: 200, message: /is not a WAL file name/ },
-  { what: "a non-WAL name", args: ["hello.txt", DEST], code: 200, message: /'hello\.txt' is not a WAL file name/ },
-  { what: "%p in a missing directory", args: [SEGMENT, "no-such-dir/RECOVERYXLOG"], code: 200, message: /cannot create/ },
-  { what: "wrong credentials", args: [SEGMENT, DEST], env: wrongCredentials, code: 200, message: /HTTP 403|SignatureDoesNotMatch/ },
-  { what: "an unreachable endpoint", args: [SEGMENT, DEST], env: unreachable, code: 200, message: /ECONNREFUSED/ },
-  { what: "a missing bucket", args: [SEGMENT, DEST], env: missingBucket, code: 200, message: /NoSuchBucket/ },
+  { what: "../../etc/passwd as %f", args: ["../../etc/passwd", DEST], code: 200, message: /is not a WAL file name/, then: NO_SIGNAL_FILE },
+  { what: "a non-WAL name", args: ["hello.txt", DEST], code: 200, message: /'hello\.txt' is not a WAL file name/, then: NO_SIGNAL_FILE },
+  { what: "%p in a missing directory", args: [SEGMENT, "no-such-dir/RECOVERYXLOG"], code: 200, message: /cannot create/, then: NO_SIGNAL_FILE },
+  { what: "wrong credentials", args: [SEGMENT, DEST], env: wrongCredentials, code: 200, message: /HTTP 403|SignatureDoesNotMatch/, then: NO_SIGNAL_FILE },
+  { what: "an unreachable endpoint", args: [SEGMENT, DEST], env: unreachable, code: 200, message: /ECONNREFUSED/, then: NO_SIGNAL_FILE },
+  { what: "a missing bucket", args: [SEGMENT, DEST], env: missingBucket, code: 200, message: /NoSuchBucket/, then: NO_SIGNAL_FILE },
 ];
 
 describe.each<{ program: Program; rows: Row[]; prefix: () => string }>([
@@ -95,10 +100,30 @@ describe.each<{ program: Program; rows: Row[]; prefix: () => string }>([
     expect(result.code, result.stderr).toBe(row.code);
     expect(result.stdout).toBe("");
     expect(errorLine(result, program)).toMatch(row.message);
+    if (row.then) expect(errorLine(result, program)).toMatch(row.then);
     expectNoSecret(result);
     expect(await snapshot(sandbox)).toEqual(before);
     expect((await stat("/etc/passwd")).mtimeMs).toBe(passwd.mtimeMs);
     if (program === "wal-archive") expect(await listKeys(`${archivePrefix}/`)).toEqual([]);
+  });
+});
+
+describe("wal-restore in a data directory with a signal file", () => {
+  it.each([
+    { signal: "standby.signal", code: 1, then: /\(exit 1, standby\.signal: "not in the archive" to PostgreSQL; the standby streams from its primary and asks again later\)$/ },
+    { signal: "recovery.signal", code: 200, then: /\(exit 200, recovery\.signal: PostgreSQL stops the recovery rather than end it early; fix the cause and start the server again\)$/ },
+  ])("with $signal exits $code on wrong credentials, saying why in the one error line", async ({ signal, code, then }) => {
+    const data = join(sandbox, "signals", signal.replace(".", "-"));
+    await mkdir(join(data, "pg_wal"), { recursive: true });
+    await writeFile(join(data, signal), "");
+    const result = await runOurs("wal-restore", [SEGMENT, DEST], { ...baseEnv, ...minioEnv(restorePrefix), ...wrongCredentials() }, data);
+    expect(result.code, result.stderr).toBe(code);
+    expect(result.stdout).toBe("");
+    const line = errorLine(result, "wal-restore");
+    expect(line).toMatch(/HTTP 403|SignatureDoesNotMatch/);
+    expect(line).toMatch(then);
+    expectNoSecret(result);
+    await expect(stat(join(data, DEST))).rejects.toThrow(/ENOENT/);
   });
 });
 

@@ -83,9 +83,11 @@ describe("the answer to a storage failure", () => {
   });
 
   it("says in the log why PostgreSQL goes on or stops", () => {
-    expect(failureNote(failurePolicy("standby", unset))).toMatch(/^standby \(standby\.signal\): answering "not in the archive" \(exit 1\)/);
-    expect(failureNote(failurePolicy("targeted", unset))).toMatch(/^targeted recovery \(recovery\.signal\): exit 200, so that PostgreSQL stops the recovery/);
-    expect(failureNote(failurePolicy("standby", { restoreFailureMode: "abort", restoreRetryMs: undefined }))).toMatch(/^WALNATIVE_RESTORE_ON_ERROR=abort: exit 200/);
+    expect(failureNote(failurePolicy("standby", unset))).toMatch(/^exit 1, standby\.signal: "not in the archive" to PostgreSQL; the standby streams/);
+    expect(failureNote(failurePolicy("targeted", unset))).toMatch(/^exit 200, recovery\.signal: PostgreSQL stops the recovery/);
+    expect(failureNote(failurePolicy("unknown", unset))).toMatch(/^exit 200, no standby\.signal: PostgreSQL stops the recovery/);
+    expect(failureNote(failurePolicy("standby", { restoreFailureMode: "abort", restoreRetryMs: undefined }))).toMatch(/^exit 200, WALNATIVE_RESTORE_ON_ERROR=abort: /);
+    expect(failureNote(failurePolicy("targeted", { restoreFailureMode: "not-found", restoreRetryMs: undefined }))).toMatch(/^exit 1, WALNATIVE_RESTORE_ON_ERROR=not-found: /);
   });
 });
 
