@@ -74,8 +74,7 @@ const out = [
   "after its assertions passed, so each outcome is a checked fact of that run, not a claim.",
   "",
   `Run: ${times[0] ?? "?"} to ${times.at(-1) ?? "?"}, Node ${process.version}, ${cpus().length} cores (shared with other work), PostgreSQL 15,`,
-  "MinIO and wal-g v3.0.9 as real processes. Exit codes: `wal-archive` 0 stored, 65 conflict or corrupt input, 66 missing input,",
-  "75 storage failure; `wal-restore` 0 restored, 74 confirmed absent, 200 anything else (PostgreSQL aborts recovery instead of promoting).",
+  "MinIO and wal-g v3.0.9 as real processes. The exit codes named below are those of the README's Exit codes table.",
   "",
 ];
 for (const [key, group] of groups) {

@@ -17,6 +17,52 @@ export const ExitCode = {
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
+export interface ExitSituation {
+  /** Said to the DBA, as in the README (Markdown: `code` spans). */
+  readonly situation: string;
+  /** undefined: the program never answers this way. */
+  readonly archive?: ExitCodeValue;
+  /** What wal-restore answers by default: abort (200) for any failure; on a standby restore/on-error.ts decides. */
+  readonly restore?: ExitCodeValue;
+  /** The line in one program's --help, where the situation says more than that program needs. */
+  readonly says?: { readonly archive?: string; readonly restore?: string };
+}
+
+/**
+ * What wal-archive and wal-restore exit with, situation by situation: the one table their --help texts are rendered
+ * from (exitCodeLines) and the README's "Exit codes" table must agree with (test/unit/exit-codes.test.ts).
+ */
+export const EXIT_SITUATIONS: readonly ExitSituation[] = [
+  {
+    situation: "success (archive: storage confirmed the object; restore: file at `%p`)",
+    archive: ExitCode.ok,
+    restore: ExitCode.ok,
+    says: { archive: "archived: storage confirmed the object", restore: "restored: the file is at %p" },
+  },
+  { situation: "file confirmed absent from the archive (same as wal-g)", restore: ExitCode.notFound },
+  { situation: "bad arguments, a `%f` that is not a WAL file name", archive: ExitCode.usage, restore: ExitCode.abortRecovery },
+  { situation: "`%p` missing or unreadable", archive: ExitCode.noInput },
+  {
+    situation: "empty file, header that disagrees with the name, different content already archived, segment of another cluster",
+    archive: ExitCode.dataError,
+    restore: ExitCode.abortRecovery,
+  },
+  {
+    situation: "storage unreachable, throttled, 5xx, wrong credentials, missing bucket (after retries)",
+    archive: ExitCode.tempFailure,
+    restore: ExitCode.abortRecovery,
+  },
+  { situation: "configuration error, a refused wal-g setting", archive: ExitCode.config, restore: ExitCode.abortRecovery },
+  { situation: "unexpected internal error", archive: ExitCode.internal, restore: ExitCode.abortRecovery },
+];
+
+/** The program's rows of EXIT_SITUATIONS for its --help: "  64   bad arguments, ...", plain text. */
+export function exitCodeLines(program: "archive" | "restore"): string {
+  return EXIT_SITUATIONS.filter((row) => row[program] !== undefined)
+    .map((row) => `  ${String(row[program]).padEnd(4)} ${row.says?.[program] ?? row.situation.replaceAll("`", "")}\n`)
+    .join("");
+}
+
 export class WalNativeError extends Error {
   readonly exitCode: number;
   readonly hint: string | undefined;

@@ -1,5 +1,6 @@
 // Entry point of wal-archive, PostgreSQL's archive_command: wal-archive %p %f
 // (also the detached background uploader: wal-archive --upload-worker <pg_wal dir>).
+import { exitCodeLines } from "../errors.js";
 import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
 
 const invocation: Invocation = {
@@ -10,9 +11,8 @@ const invocation: Invocation = {
   PostgreSQL archive_command: archive_command = 'wal-archive %p %f'
   Compresses the WAL file at <path> and uploads it to wal_005/<file name>.<ext> in the
   configured storage (WALG_S3_PREFIX or WALG_FILE_PREFIX), keeping a local copy.
-exit codes: 0 archived; 64 bad arguments; 65 conflicting content or corrupt file; 66 file missing;
-  75 storage unavailable; 78 configuration error. PostgreSQL retries any non-zero exit.
-`,
+exit codes (PostgreSQL keeps the file and retries it after any non-zero exit):
+${exitCodeLines("archive")}`,
 };
 
 if (invocation.argv[0] === "--upload-worker" && invocation.argv.length === 2) {

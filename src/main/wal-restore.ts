@@ -1,5 +1,7 @@
 // Entry point of wal-restore, PostgreSQL's restore_command: wal-restore %f %p
 // (also the detached prefetch worker: wal-restore --prefetch-worker <pg_wal dir>).
+import { ExitCode, exitCodeLines } from "../errors.js";
+import { STANDBY_RETRY_MS, TARGETED_RETRY_MS } from "../restore/on-error.js";
 import { type Invocation, handleInfoFlags, runCommand, usageFailure } from "./run.js";
 
 const invocation: Invocation = {
@@ -11,10 +13,10 @@ const invocation: Invocation = {
   Takes a prefetched segment, else looks in the local archive, then in storage
   (wal_005/<file name>.<ext>), verifies the file and writes it to <destination path> atomically.
   Afterwards a background worker prefetches the next WALG_DOWNLOAD_CONCURRENCY segments.
-exit codes: 0 restored; 74 not in the archive (confirmed by storage); on any other failure (storage
-  failures after WALNATIVE_RESTORE_RETRY_SECONDS, default 60, or 10 on a standby): 200 in a targeted
-  recovery (recovery.signal), so that PostgreSQL aborts it rather than promote early; 1 on a standby
-  (standby.signal), which goes on streaming; WALNATIVE_RESTORE_ON_ERROR=abort or not-found decides instead.
+exit codes (PostgreSQL reads 1 to 125 as "not in the archive" and aborts recovery above 125):
+${exitCodeLines("restore")}  On a standby (standby.signal) a failure exits ${ExitCode.internal} instead of ${ExitCode.abortRecovery}, so that it goes on streaming;
+  WALNATIVE_RESTORE_ON_ERROR=abort or not-found decides instead. Storage failures are retried first for
+  WALNATIVE_RESTORE_RETRY_SECONDS (default ${TARGETED_RETRY_MS / 1000}, or ${STANDBY_RETRY_MS / 1000} on a standby).
 `,
 };
 
