@@ -213,38 +213,54 @@ export function runOurs(
 
 /**
  * (a), (b) and (c) for one codec on one store: archive a pgbench load, check the archive, restore a
- * segment by hand, and recover the base backup to the restore point.
+ * segment by hand, and recover the base backup to the restore point. One test in three steps: each step needs
+ * what the one before made, and a failure names its step instead of leaving the next ones to fail on nothing.
  */
 export function describeArchiveAndRestore(makeStore: () => Promise<Store>, codec: Codec, scale: number): void {
   describe(`${codec}, pgbench -s ${scale}`, () => {
-    let store: Store;
-    let loaded: LoadedCluster;
+    it(
+      `archives every WAL file under wal_005/ as <name>${SUFFIX[codec]}, restores one by hand byte-identical, and recovers to the restore point`,
+      async () => {
+        const store = await makeStore();
+        const loaded = await step("archive with no archiver failures", async () => {
+          const archived = await archiveLoad(store, codec, scale);
+          await expectCompleteArchive(store, archived, codec);
+          return archived;
+        });
 
-    it(`archives every WAL file under wal_005/ as <name>${SUFFIX[codec]} with no archiver failures`, async () => {
-      store = await makeStore();
-      loaded = await archiveLoad(store, codec, scale);
-      await expectCompleteArchive(store, loaded, codec);
-    });
+        await step("restore a single segment by hand (wal-restore <segment> <path>) with bytes identical to the original", async () => {
+          const out = join(loaded.workDir, "x");
+          const env = { ...store.env, WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_RESTORE_LOG: "" };
+          const result = await runOurs("wal-restore", [loaded.sample.name, out], env);
+          expect(result.code, result.stderr).toBe(0);
+          expect(result.stderr).toContain(`restored ${loaded.sample.name} from ${store.kind === "s3" ? "s3" : "file"}://`);
+          expect((await readFile(out)).equals(await readFile(loaded.sample.path))).toBe(true);
+        });
 
-    it("restores a single segment by hand (wal-restore <segment> <path>) with bytes identical to the original", async () => {
-      const out = join(loaded.workDir, "x");
-      const env = { ...store.env, WALNATIVE_LOCAL_ARCHIVE: "", WALNATIVE_RESTORE_LOG: "" };
-      const result = await runOurs("wal-restore", [loaded.sample.name, out], env);
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stderr).toContain(`restored ${loaded.sample.name} from ${store.kind === "s3" ? "s3" : "file"}://`);
-      expect((await readFile(out)).equals(await readFile(loaded.sample.path))).toBe(true);
-    });
-
-    it("recovers a base backup taken before the load to the named restore point: same count and sum", async () => {
-      const { sums, log, serverLog } = await recoverToRestorePoint(store, loaded);
-      expect(serverLog).toContain(`recovery stopping at restore point "${loaded.restorePoint}"`);
-      expect(sums).toEqual(loaded.atRestorePoint);
-      expect(sums.count).toBe(String(scale * 100_000));
-      // The transactions after the restore point changed the sum; recovery must have stopped before them.
-      expect(sums).not.toEqual(loaded.final);
-      // Local archive off: each segment came from storage, directly or through the prefetch worker.
-      expect(log).toMatch(/restored [0-9A-F]{24} from ((s3|file):\/\/|prefetch)/);
-      expect(log).not.toMatch(/local archive|error:/);
-    });
+        await step("recover a base backup taken before the load to the named restore point: same count and sum", async () => {
+          const { sums, log, serverLog } = await recoverToRestorePoint(store, loaded);
+          expect(serverLog).toContain(`recovery stopping at restore point "${loaded.restorePoint}"`);
+          expect(sums).toEqual(loaded.atRestorePoint);
+          expect(sums.count).toBe(String(scale * 100_000));
+          // The transactions after the restore point changed the sum; recovery must have stopped before them.
+          expect(sums).not.toEqual(loaded.final);
+          // Local archive off: each segment came from storage, directly or through the prefetch worker.
+          expect(log).toMatch(/restored [0-9A-F]{24} from ((s3|file):\/\/|prefetch)/);
+          expect(log).not.toMatch(/local archive|error:/);
+        });
+      },
+      // Each step has the project's 180 s.
+      540_000,
+    );
   });
+}
+
+/** One step of a test: its failure (an assertion's diff included) is reported under the step's name. */
+async function step<T>(name: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof Error) error.message = `${name}: ${error.message}`;
+    throw error;
+  }
 }
