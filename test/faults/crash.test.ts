@@ -1,14 +1,17 @@
-// Crash during upload (issue 6, item 1): wal-archive killed with SIGKILL at seeded random moments. No partial
-// object may ever be visible; the retry (as PostgreSQL would run it) succeeds; the archive ends gap-free and
-// restorable. Orphaned multipart uploads are counted, and what `wal-native init` does about them is recorded.
+// Crash during upload: wal-archive killed with SIGKILL at seeded random points of its upload. No partial object may
+// ever be visible; the retry (as PostgreSQL would run it) succeeds; the archive ends gap-free and restorable.
+// Orphaned multipart uploads are counted, and what `wal-native init` does about them is recorded. The kill is
+// triggered by the fault proxy seeing the chosen request reach the chosen point (and holding it there until the
+// process is dead), not by a delay: every trial is killed mid-upload, however fast or loaded the machine.
 import { createHash } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GetBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Readable } from "node:stream";
 import { WalSegment } from "../../src/wal/file-name.js";
 import { lz4Codec } from "../../src/compress/lz4.js";
+import { type FaultRule, FaultProxy } from "../support/fault-proxy.js";
 import { listKeys, minioEnv, minioInfo, uniquePrefix } from "../support/minio.js";
 import { MiB, makeSegment } from "../support/wal.js";
 import { record } from "./results.js";
@@ -46,31 +49,52 @@ function segmentFor(i: number): Buffer {
 
 let work: string;
 let prefix: string;
+let proxy: FaultProxy;
 const env = (i: number) =>
   baseEnv({ ...minioEnv(prefix), WALG_COMPRESSION_METHOD: codecOf(i), WALG_S3_MAX_PART_SIZE: String(5 * MiB) });
 
 beforeAll(async () => {
   work = await scratchDir("crash");
   prefix = uniquePrefix("crash");
+  proxy = await FaultProxy.start(minioInfo().endpoint);
 });
 
+afterAll(async () => {
+  await proxy?.close();
+});
+
+/** A point of trial i's upload to kill at: which request of the segment's object, and how far into it. */
+interface KillPoint {
+  readonly request: "put" | "create" | `part ${number}` | "complete";
+  /** A fraction of the request's body forwarded, or "answer": all of it, and the server has answered. */
+  readonly at: number | "answer";
+}
+
+/**
+ * lz4 objects (about 4 MiB) go in one PUT; uncompressed ones (16 MiB in 5 MiB parts) as a multipart upload:
+ * create, parts 1 to 4, complete. A quarter of the points are at the answer (the request done, its ack lost).
+ */
+function killPoint(i: number, random: () => number): KillPoint {
+  const requests: KillPoint["request"][] = codecOf(i) === "lz4" ? ["put"] : ["create", "part 1", "part 2", "part 3", "part 4", "complete"];
+  const request = requests[Math.floor(random() * requests.length)]!;
+  return { request, at: random() < 0.25 ? "answer" : random() };
+}
+
+/** The proxy rule that matches point.request for segment i's object. */
+function ruleFor(i: number, point: KillPoint, action: FaultRule["action"]): FaultRule {
+  const path = new RegExp(`/wal_005/${nameOf(i)}(\\.lz4)?$`);
+  const part = /^part (\d+)$/.exec(point.request)?.[1];
+  if (part) return { method: "PUT", path, query: new RegExp(`(^|&)partNumber=${part}(&|$)`), times: 1, action };
+  if (point.request === "create") return { method: "POST", path, query: /(^|&)uploads(=|&|$)/, times: 1, action };
+  if (point.request === "complete") return { method: "POST", path, query: /(^|&)uploadId=/, times: 1, action };
+  return { method: "PUT", path, times: 1, action };
+}
+
 describe("kill -9 of wal-archive during upload", () => {
-  it(`never leaves a visible partial object; retries succeed; the archive is gap-free (${TRIALS} trials)`, async () => {
-    // Typical push duration, measured on two throwaway segments under another prefix.
-    const calibration = uniquePrefix("crash-cal");
-    const durations: number[] = [];
-    for (const i of [0, 1]) {
-      const path = join(work, `cal-${i}`);
-      await writeFile(path, segmentFor(i));
-      const run = await runTool("wal-archive", [path, nameOf(i)], { env: { ...env(i), WALG_S3_PREFIX: `s3://${minioInfo().bucket}/${calibration}` } });
-      expect(run.code, run.stderr).toBe(0);
-      durations.push(run.ms);
-    }
-    const typical = Math.max(...durations);
-    // Start-up alone (config, open %p, refuse the missing file): odd trials aim past it, at the upload itself.
-    const startup = (await runTool("wal-archive", [join(work, "missing"), nameOf(0)], { env: env(0) })).ms;
+  it(`never leaves a visible partial object; retries succeed; the archive is gap-free (${TRIALS} trials, each killed mid-upload)`, async () => {
     const random = prng(SEED);
-    const outcomes = { "killed, nothing visible": 0, "killed, complete object visible": 0, "finished before the kill": 0 };
+    const outcomes = { "killed, nothing visible": 0, "killed, complete object visible": 0 };
+    const points = { "with its request under way": 0, "with its request done, its answer held back": 0 };
     const hashes: string[] = [];
     const orphans: { key: string; uploadId: string }[] = [];
     for (let i = 0; i < TRIALS; i++) {
@@ -78,29 +102,45 @@ describe("kill -9 of wal-archive during upload", () => {
       hashes.push(sha256(bytes));
       const path = join(work, nameOf(i));
       await writeFile(path, bytes);
-      const from = i % 2 === 1 ? Math.min(startup, typical) : 0;
-      const delay = Math.floor(from + random() * (typical - from));
-      let timer: NodeJS.Timeout | undefined;
+      const point = killPoint(i, random);
+      points[point.at === "answer" ? "with its request done, its answer held back" : "with its request under way"] += 1;
+      const where = `trial ${i}: ${point.request} at ${point.at === "answer" ? "the answer" : `${Math.round(point.at * 100)} % of its body`}`;
+      let pid: number | undefined;
+      let held = false;
+      let release: () => void = () => undefined;
+      proxy.reset();
+      proxy.inject(
+        ruleFor(i, point, {
+          kind: "hold",
+          at: point.at,
+          reached: () => {
+            held = true;
+            process.kill(pid!, "SIGKILL");
+          },
+          release: new Promise<void>((resolve) => (release = resolve)),
+        }),
+      );
       const killed = await runTool("wal-archive", [path, nameOf(i)], {
-        env: env(i),
-        onSpawn: (pid) => (timer = setTimeout(() => process.kill(pid, "SIGKILL"), delay)),
+        env: { ...env(i), AWS_ENDPOINT: proxy.endpoint },
+        onSpawn: (spawned) => (pid = spawned),
+        timeoutMs: 120_000,
       });
-      clearTimeout(timer);
+      // Only now may the proxy go on: whatever the dead client had sent reaches MinIO, a cut request stays cut.
+      release();
+      expect(held, `${where}: the proxy never saw that point (exit ${killed.code}): ${killed.stderr}`).toBe(true);
+      expect(killed.signal, `${where}: ${killed.stderr}`).toBe("SIGKILL");
       // MinIO may still be finishing a request the dead client sent in full (a CompleteMultipartUpload).
       const visible = await settledListing(`${prefix}/wal_005/${nameOf(i)}`);
       if (visible.length > 0) {
         // Whatever is visible must be the whole segment, byte for byte.
         expect(visible).toEqual([keyOf(prefix, i)]);
         const stored = await decoded(i, (await readStored(keyOf(prefix, i))).body);
-        expect(sha256(stored), `trial ${i}: ${stored.length} bytes visible after a kill at ${delay} ms`).toBe(hashes[i]);
+        expect(sha256(stored), `${where}: ${stored.length} bytes visible after the kill`).toBe(hashes[i]);
       }
-      if (killed.signal !== "SIGKILL") {
-        expect(killed.code, killed.stderr).toBe(0);
-        outcomes["finished before the kill"] += 1;
-      } else outcomes[visible.length > 0 ? "killed, complete object visible" : "killed, nothing visible"] += 1;
+      outcomes[visible.length > 0 ? "killed, complete object visible" : "killed, nothing visible"] += 1;
       // PostgreSQL retries the segment: this must succeed, whatever the killed run left behind.
       const retry = await runTool("wal-archive", [path, nameOf(i)], { env: env(i) });
-      expect(retry.code, `trial ${i} (delay ${delay} ms): ${retry.stderr}`).toBe(0);
+      expect(retry.code, `${where}: ${retry.stderr}`).toBe(0);
       await rm(path);
       // MinIO lists multipart uploads only for an exact key, so each segment's key is asked for.
       orphans.push(...(await listOpenUploads(keyOf(prefix, i))));
@@ -120,17 +160,16 @@ describe("kill -9 of wal-archive during upload", () => {
         }),
       );
     }
-    expect(outcomes["killed, nothing visible"] + outcomes["killed, complete object visible"]).toBeGreaterThan(TRIALS / 2);
+    expect(outcomes["killed, nothing visible"] + outcomes["killed, complete object visible"]).toBe(TRIALS);
     record({
       scenario: "1 crash during upload",
-      check: "kill -9 of wal-archive at seeded random moments",
+      check: "kill -9 of wal-archive at seeded random points of its upload",
       outcome:
         "no partial object was ever visible; every retry exited 0; the archive holds exactly the trial segments and each restores byte-identical",
       figures: {
         seed: SEED,
         trials: TRIALS,
-        "typical push (ms)": typical,
-        "start-up (ms)": startup,
+        ...Object.fromEntries(Object.entries(points).map(([at, count]) => [`killed ${at}`, count])),
         ...outcomes,
         "orphaned multipart uploads": orphans.length,
         "segment size (MiB)": 16,

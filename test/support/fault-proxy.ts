@@ -2,6 +2,7 @@
 // bodies, wrong Content-Length, rewritten ETags. Every request is logged so tests count retries.
 import { type IncomingMessage, type Server, type ServerResponse, createServer, request as httpRequest } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { Transform, type TransformCallback } from "node:stream";
 
 export type FaultAction =
   /** Answer with this status and an S3 error document; with afterForward, only after MinIO has done the work (a lost ack). */
@@ -21,7 +22,15 @@ export type FaultAction =
   /** Forward, but replace the ETag of the answer. */
   | { kind: "etag"; etag: string }
   /** Forward the request with one byte of its body changed (at this offset): damage on the way to the server. */
-  | { kind: "corrupt-request"; at: number };
+  | { kind: "corrupt-request"; at: number }
+  /**
+   * Forward the request's body up to a point, call `reached`, and forward nothing more (neither the rest of the
+   * body nor the server's answer) until `release` resolves: a moment to kill the client at, found by an event
+   * rather than a delay. `at` is a fraction of the body's Content-Length (0: before any of it), or "answer": the
+   * whole body was forwarded and the server has answered, but the client has not heard it. A client gone before its
+   * request was complete leaves the server's request cut as well.
+   */
+  | { kind: "hold"; at: number | "answer"; reached: () => void; release: Promise<void> };
 
 export interface FaultRule {
   readonly method?: string;
@@ -142,7 +151,43 @@ export class FaultProxy {
           if (body.length > action.at) body[action.at]! ^= 0x01;
           return body;
         });
+      case "hold":
+        return this.hold(req, res, action);
     }
+  }
+
+  private hold(req: IncomingMessage, res: ServerResponse, action: Extract<FaultAction, { kind: "hold" }>): void {
+    const length = Number(req.headers["content-length"] ?? 0);
+    const stopAt = action.at === "answer" ? Number.POSITIVE_INFINITY : Math.floor(action.at * length);
+    const upstream = httpRequest(
+      { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
+      (up) => {
+        if (action.at !== "answer") return passThrough(up, res);
+        action.reached();
+        void action.release.then(() => passThrough(up, res));
+      },
+    );
+    upstream.on("error", () => res.socket?.destroy());
+    req.once("close", () => {
+      if (!req.complete) upstream.destroy();
+    });
+    if (stopAt <= 0) {
+      action.reached();
+      void action.release.then(() => req.pipe(upstream));
+      return;
+    }
+    let forwarded = 0;
+    const gate = new Transform({
+      transform(chunk: Buffer, _encoding, done: TransformCallback) {
+        const before = forwarded;
+        forwarded += chunk.length;
+        if (before >= stopAt || forwarded < stopAt) return done(null, chunk);
+        this.push(chunk.subarray(0, stopAt - before));
+        action.reached();
+        void action.release.then(() => done(null, chunk.subarray(stopAt - before)));
+      },
+    });
+    req.pipe(gate).pipe(upstream);
   }
 
   private forward(
