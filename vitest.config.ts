@@ -1,4 +1,5 @@
-// Projects: fast in-process "unit" tests; "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
+// Projects: fast in-process "unit" tests; "serial", in-process tests that measure memory or wait for streams to
+// settle, one file at a time after the unit tests; "e2e" and "faults" tests that run real MinIO/PostgreSQL/wal-g
 // processes on PostgreSQL 15 (one MinIO per project from the global setup; files run one at a time because
 // they share it); "e2e-pg16", the e2e files that start clusters, again on PostgreSQL 16 (the runbook's
 // version); and "matrix", the archive/restore paths on every major from 13 to 18.
@@ -48,11 +49,23 @@ export default defineConfig({
       },
       {
         test: {
+          // Alone in one fork, after the unit tests: an RSS slope or a stream's settling is judged without other
+          // tests sharing the process and the cores.
+          name: "serial",
+          include: ["test/serial/**/*.test.ts"],
+          environment: "node",
+          pool: "forks",
+          poolOptions: { forks: { singleFork: true } },
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           ...realProcesses,
           // After the unit project, so e2e timings are not skewed by unit tests on the same cores.
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
       {
@@ -61,7 +74,7 @@ export default defineConfig({
           name: "faults",
           include: ["test/faults/**/*.test.ts"],
           ...realProcesses,
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
         },
       },
       {
@@ -72,7 +85,7 @@ export default defineConfig({
           include: CLUSTER_E2E,
           env: { WALNATIVE_TEST_PG: "16" },
           ...realProcesses,
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
         },
       },
       {
@@ -80,7 +93,7 @@ export default defineConfig({
           name: "matrix",
           include: ["test/matrix/**/*.test.ts"],
           ...realProcesses,
-          sequence: { groupOrder: 4 },
+          sequence: { groupOrder: 5 },
         },
       },
     ],

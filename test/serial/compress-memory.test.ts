@@ -1,16 +1,18 @@
-// Memory stays bounded by a constant: long inputs stream through, and decoders wait for a slow reader.
+// Memory stays bounded by a constant: long inputs stream through, and decoders wait for a slow reader. In the
+// "serial" project, alone in its process and after the parallel unit tests: its RSS slope and its waits for a
+// stream to settle must not share the cores and the heap with other tests.
 import { Xxh32 } from "@node-rs/xxhash";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Transform } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import type { Codec } from "../../../src/compress/codec.js";
-import { brotliCodec } from "../../../src/compress/brotli.js";
-import { gzipCodec } from "../../../src/compress/gzip.js";
-import { lz4Codec } from "../../../src/compress/lz4.js";
-import { zstdCodec } from "../../../src/compress/zstd.js";
-import { MiB, cli, randomBytes, transformBuffer, walLikeBytes } from "./helpers.js";
+import type { Codec } from "../../src/compress/codec.js";
+import { brotliCodec } from "../../src/compress/brotli.js";
+import { gzipCodec } from "../../src/compress/gzip.js";
+import { lz4Codec } from "../../src/compress/lz4.js";
+import { zstdCodec } from "../../src/compress/zstd.js";
+import { MiB, cli, randomBytes, transformBuffer, walLikeBytes } from "../unit/compress/helpers.js";
 
 const TOTAL = 512 * MiB;
 const template = walLikeBytes(1 * MiB);
@@ -97,12 +99,17 @@ describe("bounded memory", () => {
   });
 });
 
-/** Waits until the stream stops producing (zlib works on the thread pool), then reports what it buffered. */
+/**
+ * Waits until the stream has produced output and then stopped (zlib works on the thread pool), and reports what it
+ * buffered. Output first: a stream that has not started yet also holds nothing, which would pass vacuously.
+ */
 async function settledReadableLength(stream: Transform): Promise<number> {
+  const deadline = Date.now() + 20_000;
   let previous = -1;
   for (let stable = 0; stable < 3; ) {
+    if (Date.now() > deadline) throw new Error(`the stream did not settle (holding ${stream.readableLength} bytes)`);
     await sleep(20);
-    stable = stream.readableLength === previous ? stable + 1 : 0;
+    stable = stream.readableLength > 0 && stream.readableLength === previous ? stable + 1 : 0;
     previous = stream.readableLength;
   }
   return previous;
