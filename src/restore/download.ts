@@ -1,43 +1,22 @@
-// Get one WAL file out of the archive and publish it verified: find the object, decompress, check
-// header, size, checksum and system identifier, fsync, rename. Shared by wal-restore and the prefetcher.
+// Get one WAL file out of the archive (or the local archive) and publish it verified (publish.ts): find the
+// object, decrypt, decompress whole into a reused buffer or streamed when large. Shared by wal-restore and the
+// prefetcher.
 import { createReadStream } from "node:fs";
-import { type FileHandle, open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { Logger } from "../log.js";
-import { pipeline } from "node:stream/promises";
-import { CorruptDataError, LocalFileError, NotFoundError } from "../errors.js";
+import { NotFoundError } from "../errors.js";
 import { type CodecName, loadCodec } from "../compress/codec.js";
 import { decodingStages, loadCrypter } from "../crypto/crypter.js";
 import type { Encryption } from "../crypto/keys.js";
 import { Output, decodeWhole } from "../compress/whole-decode.js";
-import { DEFAULT_SEGMENT_SIZE, type WalFileName } from "../wal/file-name.js";
-import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
+import { DEFAULT_SEGMENT_SIZE } from "../wal/file-name.js";
 import { candidateKeys, walKey } from "../wal/archive-keys.js";
 import type { OpenedObject, Storage } from "../storage/storage.js";
-import { isCode, syncDirectory } from "../io/fs.js";
 import { Semaphore } from "../io/semaphore.js";
-import { HashingTap, fileHandleSink } from "../io/streams.js";
-import { type ContentDigest, digestLabel, digestOf, recordedDigest } from "../io/content-digest.js";
-
-export interface Expectation {
-  readonly file: WalFileName;
-  /** From the cluster's pg_control, when known: a segment of another system is refused. */
-  readonly systemId?: bigint;
-  /** Recorded in the object's metadata when we archived it (wal-g records none). */
-  readonly digest?: ContentDigest;
-}
-
-export interface PublishOptions {
-  /**
-   * fsync the file (and its directory) before and after the rename. Not for PostgreSQL's own
-   * calls: it fsyncs what it keeps (durable_rename in KeepFileRestoredFromArchive) and asks again
-   * after a crash; the prefetch worker's unsynced files are only served within the same boot.
-   */
-  readonly durable: boolean;
-  readonly signal?: AbortSignal;
-}
+import { recordedDigest } from "../io/content-digest.js";
+import { type Expectation, type PublishOptions, publishVerified, writeVerified } from "./publish.js";
 
 export interface DownloadOptions extends PublishOptions {
   /** The configured client-side encryption: every WAL object is decrypted before it is decompressed, as in wal-g. */
@@ -172,112 +151,6 @@ async function collect(body: Readable, sizeHint: number, limit: number): Promise
   const complete = beyond.length === 0 ? whole.subarray(0, bytes) : Buffer.concat([whole, ...beyond], bytes);
   lastBodyBytes = complete.length;
   return { whole: complete, stream: () => Readable.from([complete]) };
-}
-
-/**
- * Checks a whole decoded file and publishes it like writeVerified: temporary file beside the
- * destination, one write, rename. Nothing is created under the final name unless it verified.
- */
-export async function publishVerified(content: Buffer, destination: string, expect: Expectation, options: PublishOptions): Promise<number> {
-  verify(
-    {
-      bytes: content.length,
-      digest: () => digestOf(content, expect.digest?.algorithm).hex,
-      firstBytes: () => content.subarray(0, LONG_HEADER_SIZE),
-    },
-    expect,
-  );
-  return publishThrough(destination, expect, options, async (handle) => {
-    for (let offset = 0; offset < content.length; ) {
-      offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
-    }
-    return content.length;
-  });
-}
-
-/**
- * The publication protocol of both writers: a temporary file beside the destination, filled (and checked)
- * by `fill`, fsynced when durable, renamed into place. On any failure the temporary file is removed and the
- * destination is never created.
- */
-async function publishThrough(
-  destination: string, expect: Expectation, options: PublishOptions, fill: (handle: FileHandle) => Promise<number>,
-): Promise<number> {
-  const temp = tempPathFor(destination);
-  try {
-    const handle = await open(temp, "wx", 0o600).catch((error: unknown) => {
-      throw new LocalFileError(`cannot create '${temp}': ${(error as Error).message}`, error);
-    });
-    let bytes: number;
-    try {
-      bytes = await fill(handle);
-      if (options.durable) await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, destination);
-    if (options.durable) await syncDirectory(dirname(destination)).catch(() => undefined);
-    return bytes;
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw asLocalFileError(error, expect, destination);
-  }
-}
-
-function tempPathFor(destination: string): string {
-  return join(dirname(destination), `.${basename(destination)}.${randomBytes(6).toString("hex")}.tmp`);
-}
-
-function asLocalFileError(error: unknown, expect: Expectation, destination: string): unknown {
-  if (isCode(error, "ENOSPC") || isCode(error, "EDQUOT")) {
-    return new LocalFileError(`no space left to restore ${expect.file.name} to '${destination}'`, error);
-  }
-  return error;
-}
-
-/** Streams into a temporary file beside the destination, checks it and publishes it (publishThrough). */
-export async function writeVerified(
-  input: Readable,
-  destination: string,
-  expect: Expectation,
-  stages: NodeJS.ReadWriteStream[],
-  options: PublishOptions,
-): Promise<number> {
-  const inspector = new HashingTap(LONG_HEADER_SIZE, expect.digest?.algorithm);
-  try {
-    return await publishThrough(destination, expect, options, async (handle) => {
-      await pipeline([input, ...stages, inspector, fileHandleSink(handle)]);
-      verify(inspector, expect);
-      return inspector.bytes;
-    });
-  } catch (error) {
-    input.destroy();
-    throw error;
-  }
-}
-
-interface Inspected {
-  readonly bytes: number;
-  digest(): string;
-  firstBytes(): Buffer;
-}
-
-function verify(inspector: Inspected, expect: Expectation): void {
-  const { file } = expect;
-  const label = file.name;
-  if (inspector.bytes === 0) throw new CorruptDataError(`${label} is empty in the archive`);
-  if (expect.digest && inspector.digest() !== expect.digest.hex) {
-    throw new CorruptDataError(`${label}: content does not match the checksum (${digestLabel(expect.digest.algorithm)}) recorded when it was archived`);
-  }
-  if (!file.segment || (file.kind !== "segment" && file.kind !== "partial")) return;
-  const header = readSegmentHeader(inspector.firstBytes(), label);
-  checkSegmentHeader(header, file.segment, inspector.bytes, label);
-  if (expect.systemId !== undefined && header.systemIdentifier !== expect.systemId) {
-    throw new CorruptDataError(
-      `${label} belongs to database system ${header.systemIdentifier}, not to this cluster (${expect.systemId})`,
-      { hint: "the archive prefix holds another cluster's WAL; check WALG_S3_PREFIX / WALG_FILE_PREFIX" },
-    );
-  }
 }
 
 /** A copy from the local fast-recovery archive, verified like a download; undefined when absent or damaged. */

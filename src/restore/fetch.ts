@@ -10,7 +10,8 @@ import { readClusterSystemId } from "../wal/system-id.js";
 import type { Storage } from "../storage/storage.js";
 import { withRetry } from "../io/retry.js";
 import { clearStorageFailure, failurePolicy, lastStorageFailure, noteStorageFailure, recoveryKindAt } from "./on-error.js";
-import { type Expectation, downloadVerified, fromLocalArchive } from "./download.js";
+import { downloadVerified, fromLocalArchive } from "./download.js";
+import type { Expectation } from "./publish.js";
 import { takePrefetched } from "./prefetch/handoff.js";
 import { notePrefetchPosition, startPrefetchWorker, stopEarlyWorker } from "./prefetch/worker.js";
 
