@@ -56,7 +56,7 @@ export async function restoreRun(ctx, data, scenario) {
     // The copies of the set-up are on disk before the clock starts, and every tool starts with the same recently
     // freed memory (lib/page-pool.mjs): twice what the N restored segments fill.
     flushDirtyPages();
-    warmPagePool(2 * data.segments.length * (16 << 20));
+    warmPagePool(ctx.workDir, 2 * data.segments.length * (16 << 20));
     const sampler = sampleMarked(scenarioEnv, 250, cgroup);
     const cpuBefore = cgroup.usageNs();
     const started = Date.now();
