@@ -1,4 +1,4 @@
-// Concurrency (issue 6, item 8): two archivers racing on one segment. Equal content: both succeed;
+// Concurrency: two archivers racing on one segment. Equal content: both succeed;
 // different content: exactly one wins and the archive holds the winner's bytes. Also against real wal-g.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";

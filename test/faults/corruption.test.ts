@@ -1,4 +1,4 @@
-// Corruption (issue 6, item 5): damaged objects, another cluster's WAL under a valid name and a local copy
+// Corruption: damaged objects, another cluster's WAL under a valid name and a local copy
 // that does not match its name never reach PostgreSQL; a mismatched file is never archived.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";

@@ -1,4 +1,4 @@
-// Full disks (issue 6, item 7), on small tmpfs mounts: a full local archive must not stop archiving; a full
+// Full disks, on small tmpfs mounts: a full local archive must not stop archiving; a full
 // pg_wal on restore fails cleanly (exit above 125) without a partial %p or a temporary file left behind.
 import { execFileSync } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";

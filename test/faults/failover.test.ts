@@ -1,4 +1,4 @@
-// Failover duplicates (issue 6, item 6): the same segment archived twice, by a primary and by a promoted
+// Failover duplicates: the same segment archived twice, by a primary and by a promoted
 // standby, must be accepted when the copies differ only after the end of valid WAL, and refused when they
 // differ inside it or one holds less WAL. Real WAL from a PostgreSQL 15 cluster; pg_waldump cross-checks the end.
 import { readFile, readdir, writeFile } from "node:fs/promises";

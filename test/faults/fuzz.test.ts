@@ -1,4 +1,4 @@
-// Fuzzing (issue 6, item 10): the WAL name parser, the page-header reader and the LZ4 frame decoder take
+// Fuzzing: the WAL name parser, the page-header reader and the LZ4 frame decoder take
 // random and mutated input and either succeed or throw one of our typed errors, never anything else.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

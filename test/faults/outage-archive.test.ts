@@ -1,4 +1,4 @@
-// Storage outage while archiving (issue 6, item 2): MinIO stopped for 30 s during a pgbench run on a real
+// Storage outage while archiving: MinIO stopped for 30 s during a pgbench run on a real
 // cluster whose archive_command is wal-archive. The archiver fails with a clear log line, pg_wal grows,
 // nothing is lost, and the backlog drains once MinIO is back.
 import { readFile, readdir } from "node:fs/promises";

@@ -1,4 +1,4 @@
-// Storage outage during recovery to the latest point (issue 6, item 3). With wal-restore, recovery aborts
+// Storage outage during recovery to the latest point. With wal-restore, recovery aborts
 // (exit 200) instead of promoting, and once MinIO is back a restart reaches the true end with every row.
 // The same scenario with `wal-g wal-fetch` as restore_command is recorded as observed.
 import { readFile, readdir } from "node:fs/promises";

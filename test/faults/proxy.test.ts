@@ -1,4 +1,4 @@
-// Faulty storage (issue 6, item 4): a proxy between the tools and MinIO answers 500 and 503 SlowDown, resets
+// Faulty storage: a proxy between the tools and MinIO answers 500 and 503 SlowDown, resets
 // connections, stalls and truncates bodies and lies about Content-Length. Retries stay within the configured
 // bounds, an error is never taken as success, a bad body never becomes a restored file, every call ends in time.
 import { createHash } from "node:crypto";

@@ -1,4 +1,4 @@
-// Security (issue 6, item 9): hostile %f names, symlinks, file modes, and secrets that must never be printed.
+// Security: hostile %f names, symlinks, file modes, and secrets that must never be printed.
 import { lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

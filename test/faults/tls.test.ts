@@ -1,4 +1,4 @@
-// Security (issue 6, item 9): TLS to a second MinIO whose certificate comes from a self-signed CA given
+// Security: TLS to a second MinIO whose certificate comes from a self-signed CA given
 // through WALG_S3_CA_CERT_FILE, and server-side encryption (WALG_S3_SSE=AES256) with MinIO's built-in KMS.
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
