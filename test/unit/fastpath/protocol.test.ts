@@ -5,13 +5,22 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { RECORD_VARIABLES, fileIdentity, shConstants, settingsFingerprint } from "../../../src/fastpath/protocol.js";
+import { loadConfig } from "../../../src/config.js";
+import { DEFAULT_LOGS, RECORD_VARIABLES, fileIdentity, shConstants, settingsFingerprint } from "../../../src/fastpath/protocol.js";
 
 const repo = join(import.meta.dirname, "..", "..", "..");
 const scratch = mkdtempSync(join(tmpdir(), "wal-native-protocol-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe("the fast-path protocol", () => {
+  // The foundation may not import fastpath/, so config.ts keeps its own copy of the default log files: the
+  // launchers (which log where the protocol says) and Node (which logs where config says) must name the same two.
+  it("default log files: the launchers' and config's are the same", () => {
+    const config = loadConfig({ WALG_FILE_PREFIX: tmpdir() });
+    expect({ archive: config.archiveLogFile, restore: config.restoreLogFile }).toEqual(DEFAULT_LOGS);
+    expect(shConstants("/node")).toMatchObject({ ARCHIVE_LOG: `'${DEFAULT_LOGS.archive}'`, RESTORE_LOG: `'${DEFAULT_LOGS.restore}'` });
+  });
+
   it.each([["GNU coreutils", "stat"], ["busybox", "/bin/busybox"]])("file identity: TypeScript and %s stat agree", (_label, tool) => {
     const path = join(scratch, "segment");
     writeFileSync(path, Buffer.alloc(12345));
