@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../../config.js";
-import { formatBytes } from "../../log.js";
+import { formatBytes } from "../../format.js";
 import { digestLabel, recordedDigest } from "../../io/content-digest.js";
 import { candidateKeys } from "../../wal/archive-keys.js";
 import { parseWalFileName } from "../../wal/file-name.js";

@@ -1,5 +1,5 @@
 // Arguments of wal-native sub-commands, read by node:util parseArgs (--name, --name value, --name=value,
-// positionals, "--"), with its errors in our words; and the durations, counts and ages they take.
+// positionals, "--"), with its errors in our words; and the durations and counts they take.
 import { parseArgs } from "node:util";
 import { UsageError } from "../../errors.js";
 
@@ -91,11 +91,3 @@ export function parseCount(text: string, what: string, min = 0): number {
   return value;
 }
 
-/** 7260000 -> "2.0 h"; for messages. */
-export function formatAge(ms: number): string {
-  const seconds = ms / 1000;
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172_800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} d`;
-}

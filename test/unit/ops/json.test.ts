@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { parseJson, stringifyJson, bigintMember } from "../../../src/ops/shared/json.js";
 import { formatLsn, goJsonTime, goRfc3339, parseLsn, tabwriter } from "../../../src/ops/shared/go-format.js";
 import { prettyTable } from "../../../src/ops/wal-verify/pretty-table.js";
-import { formatAge, parseDuration, parseFlags } from "../../../src/ops/shared/flags.js";
+import { formatAge } from "../../../src/format.js";
+import { parseDuration, parseFlags } from "../../../src/ops/shared/flags.js";
 
 describe("parseJson", () => {
   it("keeps a system identifier beyond 2^53 exact", () => {
