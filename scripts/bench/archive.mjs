@@ -9,7 +9,8 @@ import { scenarioCgroup } from "./lib/cgroup.mjs";
 import { killMarked } from "./lib/cleanup.mjs";
 import { setUp, toolEnv, verifyArchived } from "./lib/peers.mjs";
 import { chownTreeToPostgres, median, mkdirForPostgres, percentile, run, tail } from "./lib/proc.mjs";
-import { meterWrapper, peakOf, readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+import { cpuFacts, readWrapperFile } from "./lib/meter-facts.mjs";
+import { meterWrapper, peakOf, sampleMarked } from "./lib/rss.mjs";
 
 /**
  * One archive run. scenario: { key, tool, codec, endpoint, prefix }.
@@ -29,15 +30,18 @@ export async function archiveRun(ctx, data, scenario) {
     const sampler = sampleMarked(scenarioEnv, 250, cgroup);
     const callMs = [];
     const cpuBefore = cgroup.usageNs();
+    const systemBefore = cgroup.systemMs();
     const started = performance.now();
     let wallMs;
     let cpuNs;
+    let systemMs;
     let helperRssKb;
     try {
       for (const name of data.segments) callMs.push(await archiveOne(ctx, scenario.tool, name, { dataDir, env, callsFile, cgroup, argv: tool.archiveArgv(name) }));
     } finally {
       wallMs = performance.now() - started;
       cpuNs = cgroup.usageNs() - cpuBefore;
+      systemMs = cgroup.systemMs() - systemBefore;
       helperRssKb = sampler.stop();
       tool?.stop();
     }
@@ -46,7 +50,7 @@ export async function archiveRun(ctx, data, scenario) {
     return {
       wallMs, objects, n: data.segments.length,
       callMs: { median: median(callMs), p90: percentile(callMs, 90), max: Math.max(...callMs), all: callMs.map(Math.round) },
-      ...cpuFacts(cpuNs, data.segments.length),
+      ...cpuFacts(cpuNs, data.segments.length, { calls, systemMs }),
       ...peakOf(calls, helperRssKb), helperRssKb,
     };
   } finally {
@@ -60,12 +64,6 @@ export async function archiveRun(ctx, data, scenario) {
     cgroup.remove();
     rmSync(root, { recursive: true, force: true });
   }
-}
-
-/** CPU of a scenario's cgroup: total ms and ms per segment (undefined without cgroups). */
-export function cpuFacts(cpuNs, segments) {
-  if (cpuNs === undefined || Number.isNaN(cpuNs)) return {};
-  return { cpuMs: cpuNs / 1e6, cpuMsPerSegment: segments > 0 ? cpuNs / 1e6 / segments : undefined };
 }
 
 /** What the archiver does for one file: run the command, and on success rename .ready to .done. */

@@ -9,14 +9,14 @@
 import { copyFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cpuFacts } from "./archive.mjs";
 import { scenarioCgroup } from "./lib/cgroup.mjs";
 import { killMarked } from "./lib/cleanup.mjs";
 import { setUp, toolEnv } from "./lib/peers.mjs";
 import { clusterAt, configure, freePort, initdb, isRunning, pgbench, psql, start, stop } from "./lib/pg.mjs";
 import { chownTreeToPostgres, mkdirForPostgres } from "./lib/proc.mjs";
 import { queueFacts, watchQueue } from "./lib/ready-queue.mjs";
-import { meterPrefix, peakOf, readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+import { cpuFacts, readWrapperFile } from "./lib/meter-facts.mjs";
+import { meterPrefix, peakOf, sampleMarked } from "./lib/rss.mjs";
 import { longestUpload } from "./lib/upload-log.mjs";
 
 /**

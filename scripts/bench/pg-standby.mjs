@@ -11,7 +11,8 @@ import { killMarked } from "./lib/cleanup.mjs";
 import { setUp, toolEnv } from "./lib/peers.mjs";
 import { clusterAt, configure, freePort, initdb, isRunning, psql, start, stop } from "./lib/pg.mjs";
 import { check, chownTreeToPostgres, mkdirForPostgres, PG_BIN, postgresEnv } from "./lib/proc.mjs";
-import { meterPrefix, peakOf, readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+import { readWrapperFile } from "./lib/meter-facts.mjs";
+import { meterPrefix, peakOf, sampleMarked } from "./lib/rss.mjs";
 import { measureLoad } from "./pg-archive.mjs";
 
 /**

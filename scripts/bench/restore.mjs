@@ -9,13 +9,14 @@
 import { chmodSync, copyFileSync, linkSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { copyTree, cpuFacts } from "./archive.mjs";
+import { copyTree } from "./archive.mjs";
 import { scenarioCgroup } from "./lib/cgroup.mjs";
 import { killMarked } from "./lib/cleanup.mjs";
 import { setUp, toolEnv } from "./lib/peers.mjs";
 import { clusterAt, configure, freePort, isRunning, logTail, logTimestamp, psql, start, stop } from "./lib/pg.mjs";
 import { chownTreeToPostgres, median, mkdirForPostgres } from "./lib/proc.mjs";
-import { meterPrefix, peakOf, readWrapperFile, sampleMarked } from "./lib/rss.mjs";
+import { cpuFacts, readWrapperFile } from "./lib/meter-facts.mjs";
+import { meterPrefix, peakOf, sampleMarked } from "./lib/rss.mjs";
 import { flushDirtyPages, warmPagePool } from "./lib/page-pool.mjs";
 
 const READY = /database system is ready to accept connections\s*$/;
@@ -59,17 +60,19 @@ export async function restoreRun(ctx, data, scenario) {
     warmPagePool(ctx.workDir, 2 * data.segments.length * (16 << 20));
     const sampler = sampleMarked(scenarioEnv, 250, cgroup);
     const cpuBefore = cgroup.usageNs();
+    const systemBefore = cgroup.systemMs();
     const started = Date.now();
     await start(cluster, env, { wait: false });
     const readyAt = await waitForPromotion(cluster);
     const cpuNs = cgroup.usageNs() - cpuBefore;
+    const systemMs = cgroup.systemMs() - systemBefore;
     const helperRssKb = sampler.stop();
     const result = await verify(cluster, data, limit);
     const calls = readWrapperFile(readFileSync(callsFile, "utf8"));
     return {
       wallMs: readyAt - started, ...result, n: data.segments.length,
       callMs: { median: median(calls.map((c) => c.seconds * 1000)) },
-      ...(limit ? {} : cpuFacts(cpuNs, data.segments.length)),
+      ...(limit ? {} : cpuFacts(cpuNs, data.segments.length, { calls, systemMs })),
       ...peakOf(calls, helperRssKb), helperRssKb,
     };
   } finally {

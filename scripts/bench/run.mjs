@@ -155,7 +155,10 @@ function summary(row) {
   const parts = [];
   if (row.wallMs !== undefined) parts.push(`${(row.wallMs / 1000).toFixed(2)} s`);
   if (row.callMs?.median !== undefined) parts.push(`median call ${row.callMs.median.toFixed(0)} ms`);
-  if (row.cpuMsPerSegment !== undefined) parts.push(`CPU ${row.cpuMsPerSegment.toFixed(1)} ms/segment`);
+  if (row.cpuMsPerSegment !== undefined) {
+    const split = [row.callCpuMsPerSegment !== undefined ? `calls ${row.callCpuMsPerSegment.toFixed(1)}` : "", row.systemShare !== undefined ? `kernel ${Math.round(100 * row.systemShare)} %` : ""].filter(Boolean);
+    parts.push(`CPU ${row.cpuMsPerSegment.toFixed(1)} ms/segment${split.length ? ` (${split.join(", ")})` : ""}`);
+  }
   for (const load of row.loads ?? (row.load ? [{ load: "init", ...row.load }] : [])) {
     for (const [role, f] of Object.entries(load.byRole ?? { primary: load })) {
       parts.push(`${load.load}${role === "primary" ? "" : ` ${role}`}: max .ready ${f.maxReady}, all archived ${(f.drainMs / 1000).toFixed(2)} s after the load, ` +

@@ -211,6 +211,8 @@ function aggregate(runs) {
     callMsRuns: runs.map((run) => run.callMs?.all).filter(Boolean),
     cpuMsPerSegment: of((run) => run.cpuMsPerSegment),
     cpuMsPerSegmentRuns: runs.map((run) => run.cpuMsPerSegment).filter((v) => v !== undefined).map((v) => Math.round(v * 10) / 10),
+    callCpuMsPerSegment: of((run) => run.callCpuMsPerSegment),
+    systemShare: of((run) => run.systemShare),
     peakRssKb: peak?.peakRssKb, peakWhere: peak?.peakWhere,
     helperRssKb,
   };

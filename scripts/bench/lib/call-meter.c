@@ -3,9 +3,9 @@
 /*
  * Usage: call-meter <log-file> <cgroup.procs | -> <command> [args...]
  *
- * Runs the command as a child and, after it exits, appends one line "<elapsed seconds> <peak RSS kB>" to
- * log-file (O_APPEND: concurrent calls never interleave), the same two figures as GNU time's -f '%e %M' but
- * with millisecond resolution. ru_maxrss of the waited child is the largest of that process and of its
+ * Runs the command as a child and, after it exits, appends one line "<elapsed seconds> <peak RSS kB> <user
+ * seconds> <system seconds>" to log-file (O_APPEND: concurrent calls never interleave), GNU time's -f '%e %M %U
+ * %S' with finer resolution. ru_maxrss of the waited child is the largest of that process and of its
  * waited-for descendants: a per-process peak, never a sum.
  *
  * Before exec the child writes its pid into the given cgroup.procs (cgroup v1, cpuacct), so the command and
@@ -74,8 +74,11 @@ int main(int argc, char **argv) {
     }
   }
   double elapsed = now() - started;
-  char line[64];
-  int len = snprintf(line, sizeof line, "%.3f %ld\n", elapsed, usage.ru_maxrss);
+  // CPU of the call and of the descendants it waited for (a helper it left running is counted by the cgroup only).
+  double user = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6;
+  double sys = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  char line[96];
+  int len = snprintf(line, sizeof line, "%.3f %ld %.4f %.4f\n", elapsed, usage.ru_maxrss, user, sys);
   int fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT, 0644);
   if (fd >= 0) {
     if (write(fd, line, (size_t)len) != len) fprintf(stderr, "call-meter: short write to %s\n", log_file);

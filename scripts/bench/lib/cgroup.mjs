@@ -27,11 +27,11 @@ export function runCgroup(name) {
 }
 
 /**
- * A scenario's group under the run's: { procs (the file the meter writes to), usageNs(), pids(), remove() }.
- * `run` is runCgroup's result; without a dir every method is inert and usageNs() is undefined.
+ * A scenario's group under the run's: { procs (the file the meter writes to), usageNs(), systemMs(), pids(), remove() }.
+ * `run` is runCgroup's result; without a dir every method is inert and usageNs() and systemMs() are undefined.
  */
 export function scenarioCgroup(run, key) {
-  if (!run?.dir) return { procs: "-", usageNs: () => undefined, pids: () => [], remove: () => undefined };
+  if (!run?.dir) return { procs: "-", usageNs: () => undefined, systemMs: () => undefined, pids: () => [], remove: () => undefined };
   const dir = join(run.dir, key);
   mkdirSync(dir);
   // The commands run as postgres and move themselves: v1 lets a process move one of the same uid when it
@@ -41,6 +41,8 @@ export function scenarioCgroup(run, key) {
   return {
     procs: join(dir, "cgroup.procs"),
     usageNs: () => Number(readFileSync(join(dir, "cpuacct.usage"), "utf8").trim()),
+    // The kernel's share (page faults, copies into and out of the page cache, socket reads and writes): "system <ticks>", USER_HZ 100.
+    systemMs: () => 10 * Number(/^system (\d+)$/m.exec(readFileSync(join(dir, "cpuacct.stat"), "utf8"))?.[1] ?? NaN),
     pids: () => readFileSync(join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number),
     remove: () => removeTree(dir),
   };

@@ -8,7 +8,7 @@ import { basename } from "node:path";
 /** Processes that are not tools under test: PostgreSQL, the meter, MinIO, the delay proxy, shells. */
 const IGNORED = new Set(["postgres", "pg_ctl", "time", "call-meter", "minio", "sh", "bash", "dash"]);
 
-/** Prefix for a command: its elapsed seconds and peak RSS (kB) are appended to `file`, and it joins `cgroup`. */
+/** Prefix for a command: its elapsed seconds, peak RSS (kB) and CPU are appended to `file`, and it joins `cgroup`. */
 export function meterWrapper(tools, file, cgroup) {
   return [tools.meter, file, cgroup?.procs ?? "-"];
 }
@@ -16,12 +16,6 @@ export function meterWrapper(tools, file, cgroup) {
 /** The same prefix as one string, for archive_command and restore_command (paths without spaces or quotes). */
 export function meterPrefix(tools, file, cgroup) {
   return meterWrapper(tools, file, cgroup).join(" ");
-}
-
-/** Parses a meter file: [{ seconds, kb }]. */
-export function readWrapperFile(text) {
-  return text.split("\n").map((line) => /^(\d+(?:\.\d+)?) (\d+)$/.exec(line.trim()))
-    .filter(Boolean).map((m) => ({ seconds: Number(m[1]), kb: Number(m[2]) }));
 }
 
 /**
