@@ -2,6 +2,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { Transform, Writable, type Readable, type TransformCallback } from "node:stream";
 import { type DigestAlgorithm, type DigestStream, RECORDED_ALGORITHM, startDigest } from "./content-digest.js";
+import { writeInSlices } from "./fs.js";
 
 /** Counts and hashes what flows through, and keeps the first `keep` bytes for header checks. */
 export class HashingTap extends Transform {
@@ -53,14 +54,7 @@ export function fileHandleSink(handle: FileHandle): Writable {
   return new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _encoding, done) {
-      writeAll(handle, chunk).then(() => done(), done);
+      writeInSlices(handle, chunk).then(() => done(), done);
     },
   });
-}
-
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length; ) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
 }

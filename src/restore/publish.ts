@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { CorruptDataError, LocalFileError } from "../errors.js";
 import type { WalFileName } from "../wal/file-name.js";
 import { LONG_HEADER_SIZE, checkSegmentHeader, readSegmentHeader } from "../wal/segment-check.js";
-import { isCode, syncDirectory } from "../io/fs.js";
+import { isCode, syncDirectory, writeInSlices } from "../io/fs.js";
 import { HashingTap, fileHandleSink } from "../io/streams.js";
 import { type ContentDigest, digestLabel, digestOf } from "../io/content-digest.js";
 
@@ -34,7 +34,7 @@ export interface PublishOptions {
 
 /**
  * Checks a whole decoded file and publishes it like writeVerified: temporary file beside the
- * destination, one write, rename. Nothing is created under the final name unless it verified.
+ * destination, written in slices (io/fs.ts WRITE_SLICE), rename. Nothing is created under the final name unless it verified.
  */
 export async function publishVerified(content: Buffer, destination: string, expect: Expectation, options: PublishOptions): Promise<number> {
   verify(
@@ -46,9 +46,7 @@ export async function publishVerified(content: Buffer, destination: string, expe
     expect,
   );
   return publishThrough(destination, expect, options, async (handle) => {
-    for (let offset = 0; offset < content.length; ) {
-      offset += (await handle.write(content, offset, content.length - offset)).bytesWritten;
-    }
+    await writeInSlices(handle, content);
     return content.length;
   });
 }

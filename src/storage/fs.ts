@@ -7,7 +7,7 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { LocalFileError, NotFoundError } from "../errors.js";
 import { fileHandleSink } from "../io/streams.js";
-import { isCode, syncDirectory } from "../io/fs.js";
+import { isCode, syncDirectory, writeInSlices } from "../io/fs.js";
 import { type ObjectInfo, ObjectExistsError, type OpenedObject, type Storage, type WriteBody, type WriteOptions } from "./storage.js";
 
 /** wal-g v3.0.9 hides names with this suffix from listings (storage/utils.go HasTimestampRandomTmpSuffix). */
@@ -57,7 +57,7 @@ export class FsStorage implements Storage {
       try {
         if (Buffer.isBuffer(body)) {
           options.signal?.throwIfAborted();
-          await handle.writeFile(body);
+          await writeInSlices(handle, body);
         } else await pipeline(body, fileHandleSink(handle), { signal: options.signal });
         await handle.sync();
       } finally {
