@@ -35,11 +35,11 @@ export function isCode(error: unknown, code: string): boolean {
 
 /**
  * Files of our own making (restored segments, FILE-store objects) reach the page cache in writes of at most this
- * size. Writes of 1 MiB or more made Linux (6.18, ext4) take the page cache's memory in a way that, on a VM whose
- * balloon returns free memory to its host, costs a host fault for much of it: on the project's test machine (a
- * Firecracker VM), writing 16 MiB files in turn with one write(), 1 MiB, 128, 64, 32 and 8 KiB writes cost
- * 143-147, 155-163, 32-143, 26-91, 32-37 and 35-83 ms of system CPU per file (three rounds). On other machines
- * 512 write() calls per segment cost well under a millisecond more than one.
+ * size. On the project's test machine (a Firecracker VM, Linux 6.18, ext4), 16 MiB files written in turn with one
+ * write(), 1 MiB, 128, 64, 32 and 8 KiB writes cost 143-147, 155-163, 32-143, 26-91, 32-37 and 35-83 ms of system
+ * CPU per file (three rounds), nearly all of it in the kernel's copy into the page cache; likely the host taking
+ * back memory its balloon had been given, which large writes reach more often. The price elsewhere is 512 write()
+ * calls per 16 MiB segment instead of one (not measured on other machines).
  */
 export const WRITE_SLICE = 32 * 1024;
 
