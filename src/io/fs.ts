@@ -34,14 +34,19 @@ export function isCode(error: unknown, code: string): boolean {
 }
 
 /**
- * Files of our own making (restored segments, FILE-store objects) reach the page cache in writes of at most this
- * size. On the project's test machine (a Firecracker VM, Linux 6.18, ext4), 16 MiB files written in turn with one
- * write(), 1 MiB, 128, 64, 32 and 8 KiB writes cost 143-147, 155-163, 32-143, 26-91, 32-37 and 35-83 ms of system
- * CPU per file (three rounds), nearly all of it in the kernel's copy into the page cache; likely the host taking
- * back memory its balloon had been given, which large writes reach more often. The price elsewhere is 512 write()
- * calls per 16 MiB segment instead of one (not measured on other machines).
+ * Files of our own making (restored segments, FILE-store objects) reach the page cache in writes of this size, the
+ * size pgBackRest writes in. The write's size picks the size of the page-cache folios the kernel allocates for it,
+ * and so which free memory it takes: a 1 MiB write takes a large free block, as recently freed memory is (a
+ * deleted or recycled segment), while writes of 64 KiB or less take the small fragments first, which PostgreSQL's
+ * own 8 KiB page writes need too. On the project's test machine (a VM that hands
+ * memory free for a few seconds back to its host, so that touching it again costs ~150 ms per 16 MiB), recoveries
+ * through 64 segments took 4.2-4.9 s with 1 MiB writes against 10.3-10.8 s with 32 KiB ones, in alternating runs
+ * with the page cache nearly empty and two-thirds full; the startup process spent seconds copying its page writes
+ * into memory taken back from the host when our 32 KiB writes had used up the small fragments (docs/PERFORMANCE.md).
+ * One write of a whole 16 MiB segment was slower again (8.1-9.5 s, not looked into). Elsewhere (no memory handed
+ * back) the size matters little; 1 MiB means 16 write() calls per segment.
  */
-export const WRITE_SLICE = 32 * 1024;
+export const WRITE_SLICE = 1024 * 1024;
 
 /** Writes all of `data` at the handle's position, WRITE_SLICE bytes at a time. */
 export async function writeInSlices(handle: FileHandle, data: Uint8Array): Promise<void> {
