@@ -50,7 +50,7 @@ export async function pgArchiveRun(ctx, scenario) {
     const loads = [];
     let helperRssKb;
     try {
-      const archivers = [{ role: "primary", cluster, cgroup }];
+      const archivers = [{ role: "primary", cluster, cgroup, callsFile }];
       loads.push({ load: "init", ...await measureLoad(cluster, ["-i", "-q", "-s", String(scenario.scale), "postgres"], archivers) });
       if (scenario.tpcb) {
         const { clients, seconds } = scenario.tpcb;
@@ -79,8 +79,8 @@ export async function pgArchiveRun(ctx, scenario) {
 
 /**
  * Runs one pgbench load on `cluster`, switches to a new segment, and waits until each archiver has archived
- * everything up to that switch. `archivers`: [{ role, cluster, cgroup }] (the primary, and a standby with
- * archive_mode = always). Returns the load's facts (see the file's head), those of the first archiver at the top
+ * everything up to that switch. `archivers`: [{ role, cluster, cgroup, callsFile }] (the primary, and a standby with
+ * archive_mode = always; callsFile: the meter's file of its archive_command calls, for the CPU split). Returns the load's facts (see the file's head), those of the first archiver at the top
  * level and every archiver's under byRole.
  */
 export async function measureLoad(cluster, args, archivers = [{ role: "primary", cluster }]) {
@@ -89,7 +89,10 @@ export async function measureLoad(cluster, args, archivers = [{ role: "primary",
     for (const archiver of archivers) {
       const statusDir = join(archiver.cluster.data, "pg_wal", "archive_status");
       const [archived, failed] = await archiverCounts(archiver.cluster);
-      watched.push({ ...archiver, statusDir, archived, failed, cpuBefore: archiver.cgroup.usageNs(), sampled: 0 });
+      watched.push({
+        ...archiver, statusDir, archived, failed, sampled: 0,
+        cpuBefore: archiver.cgroup.usageNs(), systemBefore: archiver.cgroup.systemMs(), callsBefore: meteredCalls(archiver).length,
+      });
     }
     const started = performance.now();
     for (const w of watched) w.queue = watchQueue(w.statusDir, started);
@@ -118,7 +121,9 @@ export async function measureLoad(cluster, args, archivers = [{ role: "primary",
       byRole[w.role] = {
         drainMs: Math.max(0, lastDone - loadMs), archived, failed: failedAfter - w.failed,
         maxReady: Math.max(w.sampled, facts.maxReadyExact), maxReadySampled: w.sampled, longestWaitMs: facts.longestWaitMs,
-        segmentEveryMs: facts.segmentEveryMs, ...cpuFacts(w.cgroup.usageNs() - w.cpuBefore, archived),
+        segmentEveryMs: facts.segmentEveryMs,
+        // The calls of this load only: the meter's file holds every call of the scenario.
+        ...cpuFacts(w.cgroup.usageNs() - w.cpuBefore, archived, { calls: meteredCalls(w).slice(w.callsBefore), systemMs: w.cgroup.systemMs() - w.systemBefore }),
         // [segment, ms when .ready appeared, ms when .done did], for a closer look (results.json only).
         queue: [...w.queue.times].map(([name, t]) => [name, t.ready === undefined ? null : Math.round(t.ready), t.done === undefined ? null : Math.round(t.done)]),
       };
@@ -127,6 +132,11 @@ export async function measureLoad(cluster, args, archivers = [{ role: "primary",
   } finally {
     for (const w of watched) w.queue?.close();
   }
+}
+
+/** The meter's lines of an archiver's calls so far ([] when it has no meter file). */
+function meteredCalls(archiver) {
+  return archiver.callsFile ? readWrapperFile(readFileSync(archiver.callsFile, "utf8")) : [];
 }
 
 async function archiverCounts(cluster) {

@@ -54,7 +54,7 @@ export async function standbyRun(ctx, scenario) {
     let load;
     try {
       load = await measureLoad(primary, ["-i", "-q", "-s", String(scenario.scale), "postgres"],
-        Object.entries(roles).map(([role, r]) => ({ role, cluster: r.cluster, cgroup: r.cgroup })));
+        Object.entries(roles).map(([role, r]) => ({ role, cluster: r.cluster, cgroup: r.cgroup, callsFile: r.callsFile })));
     } finally {
       for (const [role, sampler] of Object.entries(samplers)) roles[role].helperRssKb = sampler.stop();
     }

@@ -155,18 +155,21 @@ function summary(row) {
   const parts = [];
   if (row.wallMs !== undefined) parts.push(`${(row.wallMs / 1000).toFixed(2)} s`);
   if (row.callMs?.median !== undefined) parts.push(`median call ${row.callMs.median.toFixed(0)} ms`);
-  if (row.cpuMsPerSegment !== undefined) {
-    const split = [row.callCpuMsPerSegment !== undefined ? `calls ${row.callCpuMsPerSegment.toFixed(1)}` : "", row.systemShare !== undefined ? `kernel ${Math.round(100 * row.systemShare)} %` : ""].filter(Boolean);
-    parts.push(`CPU ${row.cpuMsPerSegment.toFixed(1)} ms/segment${split.length ? ` (${split.join(", ")})` : ""}`);
-  }
+  if (row.cpuMsPerSegment !== undefined) parts.push(cpuText(row));
   for (const load of row.loads ?? (row.load ? [{ load: "init", ...row.load }] : [])) {
     for (const [role, f] of Object.entries(load.byRole ?? { primary: load })) {
       parts.push(`${load.load}${role === "primary" ? "" : ` ${role}`}: max .ready ${f.maxReady}, all archived ${(f.drainMs / 1000).toFixed(2)} s after the load, ` +
-        `${f.archived} archived, CPU ${f.cpuMsPerSegment?.toFixed(1) ?? "n/a"} ms/segment${load.tps && role === "primary" ? `, ${Math.round(load.tps)} tps` : ""}`);
+        `${f.archived} archived, ${f.cpuMsPerSegment === undefined ? "CPU n/a" : cpuText(f)}${load.tps && role === "primary" ? `, ${Math.round(load.tps)} tps` : ""}`);
     }
   }
   if (row.peakRssKb !== undefined) parts.push(`peak RSS ${(row.peakRssKb / 1024).toFixed(0)} MB (${row.peakWhere})`);
   return parts.join(", ");
+}
+
+/** "CPU X ms/segment (calls Y, kernel Z %)", the split where the run has it. */
+function cpuText(facts) {
+  const split = [facts.callCpuMsPerSegment !== undefined ? `calls ${facts.callCpuMsPerSegment.toFixed(1)}` : "", facts.systemShare !== undefined ? `kernel ${Math.round(100 * facts.systemShare)} %` : ""].filter(Boolean);
+  return `CPU ${facts.cpuMsPerSegment.toFixed(1)} ms/segment${split.length ? ` (${split.join(", ")})` : ""}`;
 }
 
 main().then((code) => {
