@@ -6,6 +6,7 @@
 // tool. Writes bench-out/RESULTS.md, results.json and bench.png. See scripts/bench/README.md.
 import { readFileSync, rmSync, statfsSync } from "node:fs";
 import { basename, join } from "node:path";
+import { writeComparison } from "./compare.mjs";
 import { ensureSegments } from "./data.mjs";
 import { fastPathRuns } from "./fastpath.mjs";
 import { runCgroup } from "./lib/cgroup.mjs";
@@ -30,6 +31,10 @@ async function main() {
     const results = JSON.parse(readFileSync(opts.report, "utf8"));
     results.errors = results.errors.filter((e) => e.scenario !== "chart");
     say(`report from ${opts.report}: ${(await writeReport(results, opts.out, say)).join(", ")}`);
+    return 0;
+  }
+  if (opts.compare) {
+    say(`targets of ${opts.compare.length} run(s): ${writeComparison(opts.compare, opts.out)}`);
     return 0;
   }
   preflight();

@@ -33,7 +33,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --out DIR            output directory (default bench-out)
   --cache DIR          data cache (default $WALNATIVE_BENCH_CACHE or ~/.cache/wal-native-bench)
   --keep               keep the work dir under /tmp for inspection (logs of every scenario)
-  --report FILE        only render RESULTS.md and bench.png again from a results.json, into --out`;
+  --report FILE        only render RESULTS.md and bench.png again from a results.json, into --out
+  --compare A,B,...    only write RUNS.md into --out: every target in each of these results.json files, and how
+                       many of the runs met it`;
 
 export const ALL_TOOLS = ["ours", "wal-g", "wal-g daemon", "pgbackrest", "cp", "pg_wal"];
 
@@ -78,6 +80,7 @@ export function parseArgs(argv) {
     else if (flag === "--cache") opts.cache = value(i++, flag);
     else if (flag === "--keep") opts.keep = true;
     else if (flag === "--report") opts.report = value(i++, flag);
+    else if (flag === "--compare") opts.compare = value(i++, flag).split(",").map((file) => file.trim()).filter(Boolean);
     else if (flag === "--no-fastpath") opts.fastpath = false;
     else if (flag === "--no-matrix") opts.matrix = false;
     else if (flag === "--no-restore") opts.restore = false;
